@@ -1,0 +1,351 @@
+"""Accounts, members, their code tables, membership history and audit."""
+
+import datetime
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.db import models
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+from members.crypto import EncryptedTextField
+from members.identity import mask
+
+
+class User(AbstractUser):
+    """A login account; a member's account is linked from Member.user."""
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+
+class CodeTable(models.Model):
+    """A national code table row: a code and its official name."""
+
+    code = models.CharField(_("code"), max_length=8, primary_key=True)
+    name = models.CharField(_("name"), max_length=64)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ethnicity(CodeTable):
+    """An ethnic group (GB 3304-1991 code)."""
+
+    class Meta(CodeTable.Meta):
+        verbose_name = _("ethnicity")
+        verbose_name_plural = _("ethnicities")
+
+
+class Education(CodeTable):
+    """An education level (GB/T 4658-2006 code)."""
+
+    class Meta(CodeTable.Meta):
+        verbose_name = _("education")
+        verbose_name_plural = _("education levels")
+
+
+class Industry(CodeTable):
+    """An industry section or division (GB/T 4754-2017)."""
+
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+
+    class Meta(CodeTable.Meta):
+        verbose_name = _("industry")
+        verbose_name_plural = _("industries")
+
+
+class Occupation(CodeTable):
+    """An occupation, flagging the new-employment groups (riders, drivers...)."""
+
+    is_new_employment = models.BooleanField(_("new employment form"), default=False)
+
+    class Meta(CodeTable.Meta):
+        verbose_name = _("occupation")
+        verbose_name_plural = _("occupations")
+
+
+class Member(models.Model):
+    """A Party member's record; the organisation comes from MembershipPeriod."""
+
+    class Gender(models.TextChoices):
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
+
+    class Status(models.TextChoices):
+        PROBATIONARY = "probationary", _("Probationary member")
+        FULL = "full", _("Full member")
+        SUSPENDED = "suspended", _("Membership suspended")
+        DECEASED = "deceased", _("Deceased")
+        REMOVED = "removed", _("Removed")
+        TRANSFERRED_OUT = "transferred_out", _("Transferred out of the system")
+
+    user = models.OneToOneField(
+        "members.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="member",
+        verbose_name=_("login account"),
+    )
+    name = models.CharField(_("name"), max_length=64)
+    gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices)
+    ethnicity = models.ForeignKey(
+        Ethnicity,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("ethnicity"),
+    )
+    birth_date = models.DateField(_("birth date"))
+    id_number = EncryptedTextField(_("ID number"), purpose="member.id_number")
+    # HMAC of the normalised ID number: exact look-up and matching against
+    # external registries without decrypting (DESIGN.md §3).
+    id_number_hash = models.BinaryField(unique=True, editable=False)
+    phone = EncryptedTextField(_("phone"), purpose="member.phone", blank=True)
+    phone_hash = models.BinaryField(null=True, editable=False, db_index=True)
+    education = models.ForeignKey(
+        Education,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("education"),
+    )
+    joined_on = models.DateField(_("joined the Party on"))
+    full_member_on = models.DateField(_("full member since"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.FULL
+    )
+    hukou_region = models.ForeignKey(
+        "organizations.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("household registration region"),
+    )
+    hukou_address = models.CharField(
+        _("household registration address"), max_length=255, blank=True
+    )
+    residence_region = models.ForeignKey(
+        "organizations.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("residence region"),
+    )
+    residence_address = models.CharField(
+        _("residence address"), max_length=255, blank=True
+    )
+    work_unit = models.CharField(_("work unit"), max_length=128, blank=True)
+    occupation = models.ForeignKey(
+        Occupation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("occupation"),
+    )
+    is_migrant_worker = models.BooleanField(_("migrant worker"), default=False)
+    file_custodian = models.CharField(
+        _("personnel-file custodian"), max_length=128, blank=True
+    )
+    lost_contact_since = models.DateField(_("lost contact since"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        indexes = [
+            # Name search is a substring match (icontains upper-cases both
+            # sides); a trigram index keeps it fast at millions of rows.
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"), name="member_name_trgm"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(full_member_on__isnull=True)
+                | Q(full_member_on__gte=models.F("joined_on")),
+                name="member_full_after_joined",
+            ),
+            models.CheckConstraint(
+                condition=Q(joined_on__gt=models.F("birth_date")),
+                name="member_joined_after_birth",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask(self.id_number)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask(self.phone)
+
+
+class MembershipPeriod(models.Model):
+    """The days a member's relationship is held by one organisation."""
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="membership_periods",
+        verbose_name=_("member"),
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        related_name="membership_periods",
+        verbose_name=_("organization"),
+    )
+    # Closed-open [start, end): end is the first day at the next
+    # organisation, which keeps consecutive periods adjacent, never
+    # overlapping, and makes "ends the day before" a matter of bounds.
+    period = DateRangeField(_("period"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership period")
+        verbose_name_plural = _("membership periods")
+        constraints = [
+            # The database itself guarantees one organisation per member per
+            # day (DESIGN.md §3); btree_gist supplies "=" on member_id.
+            ExclusionConstraint(
+                name="membership_period_no_overlap",
+                expressions=[
+                    ("member", RangeOperators.EQUAL),
+                    ("period", RangeOperators.OVERLAPS),
+                ],
+            ),
+            models.CheckConstraint(
+                condition=Q(period__isempty=False) & Q(period__startswith__isnull=False),
+                name="membership_period_has_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} @ {self.organization_id} {self.period}"
+
+    @property
+    def starts_on(self) -> datetime.date:
+        return self.period.lower
+
+    @property
+    def last_day(self) -> datetime.date | None:
+        upper = self.period.upper
+        return None if upper is None else upper - datetime.timedelta(days=1)
+
+
+class CorrectionRequest(models.Model):
+    """A member's request to correct a field of their own record."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="correction_requests",
+        verbose_name=_("member"),
+    )
+    field = models.CharField(_("field"), max_length=32)
+    # The requested value may be personal data (a phone), so it is sealed
+    # like the record it corrects.
+    requested_value = EncryptedTextField(
+        _("requested value"), purpose="correction.requested_value"
+    )
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    requested_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        verbose_name = _("correction request")
+        verbose_name_plural = _("correction requests")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending")
+                | (Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
+                name="correction_decided_has_decider",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.field} ({self.status})"
+
+
+class AuditEvent(models.Model):
+    """One recorded action on personal data: who did what to which record."""
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        verbose_name=_("actor"),
+    )
+    action = models.CharField(_("action"), max_length=48)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        verbose_name=_("member"),
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        verbose_name=_("organization"),
+    )
+    # Field names and ids only: never the personal values themselves.
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["member", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
