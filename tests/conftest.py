@@ -123,3 +123,18 @@ def outsider(db):
 @pytest.fixture
 def operator(db):
     return factories.make_user("operator", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def _code_tables_after_flush(request):
+    # Transactional tests (live server, concurrency) end with a flush that
+    # empties every table, code tables included; reload them when missing.
+    if "transactional_db" not in request.fixturenames and "live_server" not in (
+        request.fixturenames
+    ):
+        return
+    request.getfixturevalue("transactional_db")
+    from organizations.models import Region
+
+    if not Region.objects.exists():
+        factories.load_code_tables()
