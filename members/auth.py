@@ -13,9 +13,9 @@ class UsernameOrPhoneBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
-        user = self._by_phone(username) or User.objects.filter(
-            username=username
-        ).first()
+        user = (
+            self._by_phone(username) or User.objects.filter(username=username).first()
+        )
         if user is None:
             # Hash anyway so that unknown accounts cost the same time.
             User().set_password(password)

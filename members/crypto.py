@@ -64,7 +64,7 @@ def current_key_id() -> str:
 
 
 def encrypt(plaintext: str, *, purpose: str) -> str:
-    """Seal a value with the current key; ``purpose`` binds it to its column."""
+    """Seal a value with the current key, bound to its column's purpose."""
     kid, keys = _keyring()
     nonce = os.urandom(_NONCE_BYTES)
     sealed = keys[kid].encrypt(nonce, plaintext.encode(), purpose.encode())
@@ -97,7 +97,7 @@ def blind_index(normalised_value: str) -> bytes:
 
 
 class EncryptedTextField(models.TextField):
-    """A text column whose values are encrypted before they reach PostgreSQL."""
+    """A text column encrypted before its values reach PostgreSQL."""
 
     def __init__(self, *args, purpose: str = "", **kwargs):
         self.purpose = purpose

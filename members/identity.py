@@ -72,15 +72,17 @@ def parse_id_number(raw: str) -> IdNumber:
     if _SCIENTIFIC.match(value):
         raise IdentityError(
             "id_scientific_notation",
-            _("The ID number was turned into scientific notation by Excel; "
-              "re-enter it as text."),
+            _(
+                "The ID number was turned into scientific notation by Excel; "
+                "re-enter it as text."
+            ),
         )
     if re.fullmatch(r"\d{15}", value):
         value = convert_legacy(value)
     if not re.fullmatch(r"\d{17}[\dX]", value):
         raise IdentityError(
-            "id_format", _("An ID number has 18 characters: 17 digits, then a "
-                           "digit or X.")
+            "id_format",
+            _("An ID number has 18 characters: 17 digits, then a digit or X."),
         )
 
     if value[:2] not in province_prefixes():
@@ -92,7 +94,9 @@ def parse_id_number(raw: str) -> IdNumber:
             "id_birth_date", _("The ID number holds no valid birth date.")
         ) from None
     if value[17] != check_character(value[:17]):
-        raise IdentityError("id_checksum", _("The ID number's check character is wrong."))
+        raise IdentityError(
+            "id_checksum", _("The ID number's check character is wrong.")
+        )
 
     gender = "male" if int(value[16]) % 2 else "female"
     return IdNumber(value=value, birth_date=birth, gender=gender)
@@ -113,7 +117,7 @@ def check_consistency(
 
 
 def parse_phone(raw: str) -> str:
-    """Normalise a mainland mobile or landline number, or raise IdentityError."""
+    """Normalise a mainland mobile or landline number, or raise."""
     value = normalise_text(str(raw)).replace(" ", "")
     if value.startswith("+86"):
         value = value[3:]

@@ -5,8 +5,8 @@ import datetime
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
-from django.db import models
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
@@ -66,7 +66,7 @@ class Industry(CodeTable):
 
 
 class Occupation(CodeTable):
-    """An occupation, flagging the new-employment groups (riders, drivers...)."""
+    """An occupation; flags the new-employment groups (riders, drivers)."""
 
     is_new_employment = models.BooleanField(_("new employment form"), default=False)
 
@@ -76,7 +76,7 @@ class Occupation(CodeTable):
 
 
 class Member(models.Model):
-    """A Party member's record; the organisation comes from MembershipPeriod."""
+    """A Party member's record; MembershipPeriod says who holds it."""
 
     class Gender(models.TextChoices):
         MALE = "male", _("Male")
@@ -163,7 +163,9 @@ class Member(models.Model):
     file_custodian = models.CharField(
         _("personnel-file custodian"), max_length=128, blank=True
     )
-    lost_contact_since = models.DateField(_("lost contact since"), null=True, blank=True)
+    lost_contact_since = models.DateField(
+        _("lost contact since"), null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -236,7 +238,8 @@ class MembershipPeriod(models.Model):
                 ],
             ),
             models.CheckConstraint(
-                condition=Q(period__isempty=False) & Q(period__startswith__isnull=False),
+                condition=Q(period__isempty=False)
+                & Q(period__startswith__isnull=False),
                 name="membership_period_has_start",
             ),
         ]

@@ -51,7 +51,7 @@ def with_current_organization(
 def member_list(
     *, scope: Scope, on: datetime.date | None = None, write: bool = False
 ) -> QuerySet[Member]:
-    """Members the scope reaches on ``on``: held in its subtrees, or placed there.
+    """Members the scope reaches on ``on``: held there, or placed there.
 
     With ``write``, only members whose relationship the scope may change.
     """
@@ -64,11 +64,15 @@ def member_list(
     held = Exists(_held_in(paths, day).filter(member=OuterRef("pk")))
     reachable = members.filter(held)
     if not write:
-        reachable = reachable | members.filter(pk__in=_placed_in(paths, day).values("pk"))
+        reachable = reachable | members.filter(
+            pk__in=_placed_in(paths, day).values("pk")
+        )
     return with_current_organization(reachable, on=day)
 
 
-def member_access(*, scope: Scope, member: Member, on: datetime.date | None = None) -> Access:
+def member_access(
+    *, scope: Scope, member: Member, on: datetime.date | None = None
+) -> Access:
     """How much of ``member`` the scope may see today."""
     day = on or today()
     if scope.is_operator:
@@ -100,8 +104,8 @@ def member_own(*, user) -> Member | None:
 def current_organization(
     member: Member, *, on: datetime.date | None = None
 ) -> Organization | None:
-    period = periods_on(on or today()).filter(member=member).select_related(
-        "organization"
+    period = (
+        periods_on(on or today()).filter(member=member).select_related("organization")
     )
     first = period.first()
     return first.organization if first else None
@@ -112,7 +116,7 @@ def membership_history(member: Member) -> QuerySet[MembershipPeriod]:
 
 
 def search(members: QuerySet[Member], term: str) -> QuerySet[Member]:
-    """Filter by name, or exactly by ID number or phone through the blind index."""
+    """Filter by name, or exactly by ID number or phone (blind index)."""
     term = term.strip()
     if not term:
         return members

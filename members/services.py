@@ -1,4 +1,4 @@
-"""Writes to member records. Admin, portal, API, imports and jobs call these."""
+"""Writes to member records, shared by admin, portal, API, imports, jobs."""
 
 import datetime
 import logging
@@ -12,7 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from psycopg2.extras import DateRange
 
 from members.crypto import blind_index
-from members.identity import IdentityError, check_consistency, parse_id_number, parse_phone
+from members.identity import (
+    IdentityError,
+    check_consistency,
+    parse_id_number,
+    parse_phone,
+)
 from members.models import AuditEvent, CorrectionRequest, Member, MembershipPeriod, User
 from members.selectors import Access, current_organization, member_access
 from organizations.models import Organization
@@ -54,7 +59,10 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit row; call inside the transaction of the action."""
     return AuditEvent.objects.create(
-        actor=actor, action=action, member=member, organization=organization,
+        actor=actor,
+        action=action,
+        member=member,
+        organization=organization,
         details=details,
     )
 
@@ -82,25 +90,43 @@ def validate_record(
     except IdentityError as exc:
         field = {"id_birth_mismatch": "birth_date", "id_gender_mismatch": "gender"}
         raise ValidationError(
-            {field.get(exc.code, "id_number"): ValidationError(exc.message, code=exc.code)}
+            {
+                field.get(exc.code, "id_number"): ValidationError(
+                    exc.message, code=exc.code
+                )
+            }
         ) from None
 
     day = today or timezone.localdate()
     if joined_on is not None:
         if joined_on > day:
             raise ValidationError(
-                {"joined_on": ValidationError(_("The date is in the future."),
-                                              code="date_in_future")}
+                {
+                    "joined_on": ValidationError(
+                        _("The date is in the future."), code="date_in_future"
+                    )
+                }
             )
         if joined_on < eighteenth_birthday(parsed.birth_date):
             raise ValidationError(
-                {"joined_on": ValidationError(
-                    _("A member joins at 18 or older."), code="joined_before_18")}
+                {
+                    "joined_on": ValidationError(
+                        _("A member joins at 18 or older."), code="joined_before_18"
+                    )
+                }
             )
-    if full_member_on is not None and joined_on is not None and full_member_on < joined_on:
+    if (
+        full_member_on is not None
+        and joined_on is not None
+        and full_member_on < joined_on
+    ):
         raise ValidationError(
-            {"full_member_on": ValidationError(
-                _("Full membership cannot precede joining."), code="full_before_joined")}
+            {
+                "full_member_on": ValidationError(
+                    _("Full membership cannot precede joining."),
+                    code="full_before_joined",
+                )
+            }
         )
     return Identity(value=parsed.value, hash=blind_index(parsed.value))
 
@@ -111,7 +137,9 @@ def _normalised_phone(raw: str) -> tuple[str, bytes | None]:
     try:
         phone = parse_phone(raw)
     except IdentityError as exc:
-        raise ValidationError({"phone": ValidationError(exc.message, code=exc.code)}) from None
+        raise ValidationError(
+            {"phone": ValidationError(exc.message, code=exc.code)}
+        ) from None
     return phone, blind_index(phone)
 
 
@@ -139,29 +167,43 @@ def member_create(
     """Create a member held by ``organization`` from ``starts_on``."""
     _require_write(scope_for(actor), organization)
     identity = validate_record(
-        id_number=id_number, birth_date=birth_date, gender=gender,
-        joined_on=joined_on, full_member_on=fields.get("full_member_on"),
+        id_number=id_number,
+        birth_date=birth_date,
+        gender=gender,
+        joined_on=joined_on,
+        full_member_on=fields.get("full_member_on"),
     )
     if Member.objects.filter(id_number_hash=identity.hash).exists():
         raise ValidationError(
-            {"id_number": ValidationError(
-                _("A member with this ID number already exists."), code="duplicate")}
+            {
+                "id_number": ValidationError(
+                    _("A member with this ID number already exists."), code="duplicate"
+                )
+            }
         )
     phone, phone_hash = _normalised_phone(phone)
 
     member = Member.objects.create(
-        name=name.strip(), gender=gender, birth_date=birth_date, joined_on=joined_on,
-        id_number=identity.value, id_number_hash=identity.hash,
-        phone=phone, phone_hash=phone_hash, **fields,
+        name=name.strip(),
+        gender=gender,
+        birth_date=birth_date,
+        joined_on=joined_on,
+        id_number=identity.value,
+        id_number_hash=identity.hash,
+        phone=phone,
+        phone_hash=phone_hash,
+        **fields,
     )
     MembershipPeriod.objects.create(
         member=member, organization=organization, period=DateRange(starts_on, None)
     )
 
-    audit_record(actor=actor, action="member.create", member=member,
-                 organization=organization)
-    logger.info("member created member_id=%s organization_id=%s",
-                member.pk, organization.pk)
+    audit_record(
+        actor=actor, action="member.create", member=member, organization=organization
+    )
+    logger.info(
+        "member created member_id=%s organization_id=%s", member.pk, organization.pk
+    )
     return member
 
 
@@ -173,20 +215,33 @@ def member_update(*, actor: User, member: Member, **changes: Any) -> Member:
 
     if "phone" in changes:
         changes["phone"], changes["phone_hash"] = _normalised_phone(changes["phone"])
-    identity_fields = {"id_number", "birth_date", "gender", "joined_on", "full_member_on"}
+    identity_fields = {
+        "id_number",
+        "birth_date",
+        "gender",
+        "joined_on",
+        "full_member_on",
+    }
     if identity_fields & changes.keys():
         merged = {f: changes.get(f, getattr(member, f)) for f in identity_fields}
         identity = validate_record(**merged)
         changes["id_number"], changes["id_number_hash"] = identity.value, identity.hash
-        duplicate = Member.objects.filter(id_number_hash=identity.hash).exclude(pk=member.pk)
+        duplicate = Member.objects.filter(id_number_hash=identity.hash).exclude(
+            pk=member.pk
+        )
         if duplicate.exists():
             raise ValidationError(
-                {"id_number": ValidationError(
-                    _("A member with this ID number already exists."), code="duplicate")}
+                {
+                    "id_number": ValidationError(
+                        _("A member with this ID number already exists."),
+                        code="duplicate",
+                    )
+                }
             )
 
     changed = sorted(
-        f for f, v in changes.items()
+        f
+        for f, v in changes.items()
         if not f.endswith("_hash") and getattr(member, f) != v
     )
     for field, value in changes.items():
@@ -211,8 +266,13 @@ def id_number_reveal(*, actor: User, member: Member, reason: str) -> str:
     if organization is None or not scope.sees_full_ids(organization):
         raise ReadOnlyScope(_("Your role does not allow full ID numbers."))
 
-    audit_record(actor=actor, action="member.reveal_id", member=member,
-                 organization=organization, reason=reason.strip())
+    audit_record(
+        actor=actor,
+        action="member.reveal_id",
+        member=member,
+        organization=organization,
+        reason=reason.strip(),
+    )
     logger.info("id number revealed member_id=%s actor_id=%s", member.pk, actor.pk)
     return member.id_number
 
@@ -226,18 +286,25 @@ def correction_request_create(
     if member is None:
         raise OutOfScope()
     if field not in CORRECTABLE_FIELDS:
-        raise ValidationError({"field": _("This field cannot be corrected by request.")})
+        raise ValidationError(
+            {"field": _("This field cannot be corrected by request.")}
+        )
     if not requested_value.strip() or not reason.strip():
         raise ValidationError(_("Both the new value and a reason are required."))
     if field == "phone":
         requested_value, _hash = _normalised_phone(requested_value)
 
     request = CorrectionRequest.objects.create(
-        member=member, field=field, requested_value=requested_value.strip(),
-        reason=reason.strip(), requested_by=actor,
+        member=member,
+        field=field,
+        requested_value=requested_value.strip(),
+        reason=reason.strip(),
+        requested_by=actor,
     )
     audit_record(actor=actor, action="correction.request", member=member, field=field)
-    logger.info("correction requested request_id=%s member_id=%s", request.pk, member.pk)
+    logger.info(
+        "correction requested request_id=%s member_id=%s", request.pk, member.pk
+    )
     return request
 
 
@@ -254,17 +321,29 @@ def correction_request_decide(
         raise ValidationError({"decision_note": _("Say why the request is rejected.")})
 
     if approve:
-        member_update(actor=actor, member=request.member,
-                      **{request.field: _coerce(request.field, request.requested_value)})
-    request.status = (CorrectionRequest.Status.APPROVED if approve
-                      else CorrectionRequest.Status.REJECTED)
+        member_update(
+            actor=actor,
+            member=request.member,
+            **{request.field: _coerce(request.field, request.requested_value)},
+        )
+    request.status = (
+        CorrectionRequest.Status.APPROVED
+        if approve
+        else CorrectionRequest.Status.REJECTED
+    )
     request.decided_by, request.decided_at = actor, timezone.now()
     request.decision_note = note.strip()
     request.save()
 
-    audit_record(actor=actor, action=f"correction.{request.status}",
-                 member=request.member, field=request.field)
-    logger.info("correction decided request_id=%s status=%s", request.pk, request.status)
+    audit_record(
+        actor=actor,
+        action=f"correction.{request.status}",
+        member=request.member,
+        field=request.field,
+    )
+    logger.info(
+        "correction decided request_id=%s status=%s", request.pk, request.status
+    )
     return request
 
 
@@ -275,9 +354,10 @@ def _coerce(field: str, value: str) -> Any:
     if not related.is_relation:
         return value
     model = related.related_model
-    found = model.objects.filter(code=value).first() or model.objects.filter(
-        name=value
-    ).first()
+    found = (
+        model.objects.filter(code=value).first()
+        or model.objects.filter(name=value).first()
+    )
     if found is None:
         raise ValidationError({field: _("Unknown value: %(value)s") % {"value": value}})
     return found

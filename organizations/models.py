@@ -10,7 +10,7 @@ from treebeard.mp_tree import MP_Node
 
 
 class Region(models.Model):
-    """An administrative division (GB/T 2260 code) at province, city or county."""
+    """An administrative division (GB/T 2260): province, city or county."""
 
     class Level(models.IntegerChoices):
         PROVINCE = 1, _("Province")
@@ -138,7 +138,8 @@ class Role(models.Model):
         indexes = [models.Index(fields=["user", "starts_on"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                condition=Q(ends_on__isnull=True)
+                | Q(ends_on__gte=models.F("starts_on")),
                 name="role_ends_after_start",
             ),
         ]

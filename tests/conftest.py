@@ -25,15 +25,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def province_a(db):
-    return factories.make_organization(code="P-A", kind="committee", region="110000",
-                                       name="北京市委")
+    return factories.make_organization(
+        code="P-A", kind="committee", region="110000", name="北京市委"
+    )
 
 
 @pytest.fixture
 def city_committee(province_a):
     return factories.make_organization(
-        province_a, code="C-A", kind="committee",
-        region="110101", name="东城区委",
+        province_a,
+        code="C-A",
+        kind="committee",
+        region="110101",
+        name="东城区委",
     )
 
 
@@ -49,14 +53,16 @@ def branch_b(branch_a, city_committee):
 
 @pytest.fixture
 def province_b(db):
-    return factories.make_organization(code="P-B", kind="committee", region="430000",
-                                       name="湖南省委")
+    return factories.make_organization(
+        code="P-B", kind="committee", region="430000", name="湖南省委"
+    )
 
 
 @pytest.fixture
 def branch_c(province_b):
-    return factories.make_organization(province_b, code="B-C", region="430102",
-                                       name="长沙支部")
+    return factories.make_organization(
+        province_b, code="B-C", region="430102", name="长沙支部"
+    )
 
 
 @pytest.fixture
@@ -66,8 +72,9 @@ def member_user(db):
 
 @pytest.fixture
 def member(branch_a, member_user):
-    return factories.make_member(branch_a, user=member_user, name="张三",
-                                 phone="13800138000")
+    return factories.make_member(
+        branch_a, user=member_user, name="张三", phone="13800138000"
+    )
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ def make_id_number(
 
 def make_organization(parent=None, *, code=None, kind="branch", region="110101", **kw):
     code = code or f"ORG{next(_sequence):05d}"
-    fields = dict(code=code, name=kw.pop("name", code), kind=kind, region_id=region, **kw)
+    fields = dict(
+        code=code, name=kw.pop("name", code), kind=kind, region_id=region, **kw
+    )
     if parent is None:
         return Organization.objects.add_root(fields)
     return Organization.objects.add_child(parent, fields)

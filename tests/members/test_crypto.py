@@ -48,7 +48,9 @@ def test_a_tampered_value_fails_authentication():
 def test_the_blind_index_is_stable_and_keyed():
     first = crypto.blind_index("11010519491231002X")
 
-    with override_settings(LIUDONG_BLIND_INDEX_KEY=base64.b64encode(b"b" * 32).decode()):
+    with override_settings(
+        LIUDONG_BLIND_INDEX_KEY=base64.b64encode(b"b" * 32).decode()
+    ):
         other_key = crypto.blind_index("11010519491231002X")
 
     assert first == crypto.blind_index("11010519491231002X")

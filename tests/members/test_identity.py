@@ -21,7 +21,10 @@ def test_a_valid_number_yields_birth_date_and_gender():
 
 
 def test_lower_case_x_and_full_width_digits_are_normalised():
-    assert parse_id_number(" １１０１０５１９４９１２３１００２x ").value == "11010519491231002X"
+    assert (
+        parse_id_number(" １１０１０５１９４９１２３１００２x ").value
+        == "11010519491231002X"
+    )
 
 
 def test_a_wrong_check_character_is_refused():
@@ -60,7 +63,9 @@ def test_an_obsolete_address_code_in_a_known_province_is_accepted():
     from members.identity import check_character
 
     first17 = "11010319800101001"
-    assert parse_id_number(first17 + check_character(first17)).value.startswith("110103")
+    assert parse_id_number(first17 + check_character(first17)).value.startswith(
+        "110103"
+    )
 
 
 def test_an_impossible_birth_date_is_refused():

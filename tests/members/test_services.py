@@ -70,7 +70,10 @@ def test_a_second_member_with_the_same_id_number_is_refused(branch_a, secretary_
     ("overrides", "expected"),
     [
         ({"id_number": "110101199005040021"}, {"id_number": ["id_checksum"]}),
-        ({"birth_date": datetime.date(1990, 5, 5)}, {"birth_date": ["id_birth_mismatch"]}),
+        (
+            {"birth_date": datetime.date(1990, 5, 5)},
+            {"birth_date": ["id_birth_mismatch"]},
+        ),
         ({"gender": "male"}, {"gender": ["id_gender_mismatch"]}),
         ({"joined_on": datetime.date(2008, 5, 3)}, {"joined_on": ["joined_before_18"]}),
         ({"joined_on": datetime.date(2099, 1, 1)}, {"joined_on": ["date_in_future"]}),
@@ -99,7 +102,9 @@ def test_joining_on_the_eighteenth_birthday_is_allowed(branch_a, secretary_of_a)
 
 
 def test_an_update_records_who_changed_which_fields(member, secretary_of_a):
-    services.member_update(actor=secretary_of_a, member=member, work_unit="顺丰", phone="13911112222")
+    services.member_update(
+        actor=secretary_of_a, member=member, work_unit="顺丰", phone="13911112222"
+    )
 
     member.refresh_from_db()
     event = AuditEvent.objects.get(action="member.update")
@@ -112,7 +117,10 @@ def test_an_update_records_who_changed_which_fields(member, secretary_of_a):
 def test_a_failed_update_changes_nothing(member, secretary_of_a):
     with pytest.raises(ValidationError):
         services.member_update(
-            actor=secretary_of_a, member=member, work_unit="x", birth_date=datetime.date(1999, 1, 1)
+            actor=secretary_of_a,
+            member=member,
+            work_unit="x",
+            birth_date=datetime.date(1999, 1, 1),
         )
 
     member.refresh_from_db()
@@ -120,7 +128,9 @@ def test_a_failed_update_changes_nothing(member, secretary_of_a):
     assert not AuditEvent.objects.exists()
 
 
-def test_updates_out_of_scope_or_read_only_are_refused(member, secretary_of_b, provincial_viewer):
+def test_updates_out_of_scope_or_read_only_are_refused(
+    member, secretary_of_b, provincial_viewer
+):
     with pytest.raises(OutOfScope):
         services.member_update(actor=secretary_of_b, member=member, work_unit="x")
     with pytest.raises(PermissionDenied):
@@ -134,7 +144,9 @@ def test_a_reveal_needs_a_reason_and_is_logged(member, secretary_of_a):
     with pytest.raises(ValidationError):
         services.id_number_reveal(actor=secretary_of_a, member=member, reason=" ")
 
-    number = services.id_number_reveal(actor=secretary_of_a, member=member, reason="转接核对")
+    number = services.id_number_reveal(
+        actor=secretary_of_a, member=member, reason="转接核对"
+    )
 
     assert number == member.id_number
     event = AuditEvent.objects.get(action="member.reveal_id")
@@ -160,7 +172,9 @@ def test_a_member_requests_a_correction_and_the_secretary_approves(
         actor=member_user, field="phone", requested_value="139-0000-2222", reason="换号"
     )
 
-    services.correction_request_decide(actor=secretary_of_a, request=request, approve=True)
+    services.correction_request_decide(
+        actor=secretary_of_a, request=request, approve=True
+    )
 
     member.refresh_from_db()
     request.refresh_from_db()
@@ -169,13 +183,17 @@ def test_a_member_requests_a_correction_and_the_secretary_approves(
     assert request.decided_by == secretary_of_a
 
 
-def test_a_rejection_needs_a_note_and_changes_nothing(member, member_user, secretary_of_a):
+def test_a_rejection_needs_a_note_and_changes_nothing(
+    member, member_user, secretary_of_a
+):
     request = services.correction_request_create(
         actor=member_user, field="work_unit", requested_value="美团", reason="换工作"
     )
 
     with pytest.raises(ValidationError):
-        services.correction_request_decide(actor=secretary_of_a, request=request, approve=False)
+        services.correction_request_decide(
+            actor=secretary_of_a, request=request, approve=False
+        )
     services.correction_request_decide(
         actor=secretary_of_a, request=request, approve=False, note="请提供证明"
     )
@@ -189,11 +207,14 @@ def test_a_decided_request_cannot_be_decided_again(member, member_user, secretar
     request = services.correction_request_create(
         actor=member_user, field="work_unit", requested_value="美团", reason="换工作"
     )
-    services.correction_request_decide(actor=secretary_of_a, request=request, approve=True)
+    services.correction_request_decide(
+        actor=secretary_of_a, request=request, approve=True
+    )
 
     with pytest.raises(ValidationError):
-        services.correction_request_decide(actor=secretary_of_a, request=request, approve=False,
-                                           note="x")
+        services.correction_request_decide(
+            actor=secretary_of_a, request=request, approve=False, note="x"
+        )
 
 
 def test_another_branch_cannot_decide(member, member_user, secretary_of_b):
@@ -202,7 +223,9 @@ def test_another_branch_cannot_decide(member, member_user, secretary_of_b):
     )
 
     with pytest.raises(OutOfScope):
-        services.correction_request_decide(actor=secretary_of_b, request=request, approve=True)
+        services.correction_request_decide(
+            actor=secretary_of_b, request=request, approve=True
+        )
 
 
 @pytest.mark.parametrize("field", ["id_number", "status", "organization"])
@@ -215,10 +238,15 @@ def test_protected_fields_cannot_be_requested(member, member_user, field):
 
 def test_a_code_table_correction_accepts_a_name(member, member_user, secretary_of_a):
     request = services.correction_request_create(
-        actor=member_user, field="education", requested_value="大学本科毕业", reason="学历提升"
+        actor=member_user,
+        field="education",
+        requested_value="大学本科毕业",
+        reason="学历提升",
     )
 
-    services.correction_request_decide(actor=secretary_of_a, request=request, approve=True)
+    services.correction_request_decide(
+        actor=secretary_of_a, request=request, approve=True
+    )
 
     member.refresh_from_db()
     assert member.education.name == "大学本科毕业"

@@ -91,11 +91,15 @@ def test_access_follows_the_membership_on_the_day(member, branch_b, secretary_of
     period.period = DateRange(period.period.lower, datetime.date(2026, 3, 17))
     period.save()
     MembershipPeriod.objects.create(
-        member=member, organization=branch_b, period=DateRange(datetime.date(2026, 3, 17), None)
+        member=member,
+        organization=branch_b,
+        period=DateRange(datetime.date(2026, 3, 17), None),
     )
 
     scope = scope_for(secretary_of_a)
-    assert [m.name for m in member_list(scope=scope, on=datetime.date(2026, 3, 16))] == ["张三"]
+    assert [
+        m.name for m in member_list(scope=scope, on=datetime.date(2026, 3, 16))
+    ] == ["张三"]
     assert list(member_list(scope=scope, on=datetime.date(2026, 3, 17))) == []
 
 
@@ -148,7 +152,9 @@ def test_the_subtree_query_uses_the_path_index(province_a):
 
 
 def test_organizations_in_scope_follow_roles(branch_a, branch_b, secretary_of_a):
-    codes = set(organizations_in_scope(scope_for(secretary_of_a)).values_list("code", flat=True))
+    codes = set(
+        organizations_in_scope(scope_for(secretary_of_a)).values_list("code", flat=True)
+    )
 
     assert codes == {"B-A"}
 

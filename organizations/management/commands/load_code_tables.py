@@ -25,18 +25,26 @@ def _upsert(model, objects, fields) -> int:
 
 
 class Command(BaseCommand):
-    help = "Load regions, ethnicities, education, industries and occupations (idempotent)."
+    help = (
+        "Load regions, ethnicities, education, industries and occupations (idempotent)."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
-        regions = sorted(_rows("organizations/data/regions.csv"), key=lambda r: r["level"])
+        regions = sorted(
+            _rows("organizations/data/regions.csv"), key=lambda r: r["level"]
+        )
         counts = {
             # Parents come first: rows are sorted by level.
             "regions": _upsert(
                 Region,
                 [
-                    Region(code=r["code"], name=r["name"], level=int(r["level"]),
-                           parent_id=r["parent_code"] or None)
+                    Region(
+                        code=r["code"],
+                        name=r["name"],
+                        level=int(r["level"]),
+                        parent_id=r["parent_code"] or None,
+                    )
                     for r in regions
                 ],
                 ["name", "level", "parent"],
@@ -54,9 +62,12 @@ class Command(BaseCommand):
             "industries": _upsert(
                 Industry,
                 [
-                    Industry(code=r["code"], name=r["name"], parent_id=r["parent"] or None)
+                    Industry(
+                        code=r["code"], name=r["name"], parent_id=r["parent"] or None
+                    )
                     for r in sorted(
-                        _rows("members/data/industries.csv"), key=lambda r: bool(r["parent"])
+                        _rows("members/data/industries.csv"),
+                        key=lambda r: bool(r["parent"]),
                     )
                 ],
                 ["name", "parent"],
@@ -64,8 +75,11 @@ class Command(BaseCommand):
             "occupations": _upsert(
                 Occupation,
                 [
-                    Occupation(code=r["code"], name=r["name"],
-                               is_new_employment=r["new_employment"] == "1")
+                    Occupation(
+                        code=r["code"],
+                        name=r["name"],
+                        is_new_employment=r["new_employment"] == "1",
+                    )
                     for r in _rows("members/data/occupations.csv")
                 ],
                 ["name", "is_new_employment"],
