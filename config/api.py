@@ -35,7 +35,7 @@ class ActionThrottleMixin:
 
 
 def exception_handler(exc, context):
-    """Answer validation errors, the services' included, with messages and codes.
+    """Answer validation errors, the services' too, with messages and codes.
 
     Services raise Django's ValidationError; DRF alone would answer those
     with a 500. Every 400 body reads ``{field: [{message, code}]}`` so that

@@ -1,0 +1,30 @@
+"""URL map of the REST API under /api/, with its schema and docs page."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from members.api import MemberViewSet, OwnCorrectionListView, OwnMemberView
+from organizations.api import OrganizationViewSet
+
+router = SimpleRouter()
+router.register("organizations", OrganizationViewSet, basename="api-organization")
+router.register("members", MemberViewSet, basename="api-member")
+
+urlpatterns = [
+    *router.urls,
+    path("me/", OwnMemberView.as_view(), name="api-me"),
+    path(
+        "me/corrections/",
+        OwnCorrectionListView.as_view(),
+        name="api-me-corrections",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves its start-up script as a file, not inline, so a
+    # Content Security Policy without 'unsafe-inline' scripts still allows it.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+]
