@@ -1,3 +1,5 @@
+"""Member portal URLs. None carries a member id: the record is the caller's."""
+
 from django.urls import path
 
 from members import views
@@ -6,4 +8,5 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("corrections/", views.corrections, name="corrections"),
 ]

@@ -70,7 +70,9 @@ def client_for(request, role):
 
 
 @pytest.fixture
-def client_as(request):
+def client_as(request, db):
+    # Depends on db explicitly: the role fixtures are loaded on the fly, and
+    # pytest-django orders tests by the fixtures it can see.
     return lambda role: client_for(request, role)
 
 

@@ -49,7 +49,7 @@ def tree(branch_a, branch_b, branch_c):
 
 
 @pytest.fixture
-def client_as(request):
+def client_as(request, db):
     def login(role):
         client = APIClient()
         if role != "anonymous":
