@@ -24,14 +24,17 @@ PRODUCTION = DJANGO_ENV == "production"
 
 # Development keys are public on purpose: they make a fresh clone run. The
 # production check below refuses them.
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 _DEV_ENCRYPTION_KEYS = "dev1:ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="
 _DEV_BLIND_INDEX_KEY = "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=DJANGO_ENV == "development")
+# Production names its hosts; a default there would answer 400 to every
+# request instead of failing at start.
 ALLOWED_HOSTS = env.list(
-    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
+    "DJANGO_ALLOWED_HOSTS",
+    default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"],
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -45,17 +48,28 @@ LIUDONG_BLIND_INDEX_KEY = env.str(
     "LIUDONG_BLIND_INDEX_KEY", default=_DEV_BLIND_INDEX_KEY
 )
 
+# Without Redis (scripts/run on a machine that has none) the cache lives in
+# each process and Celery tasks run in the process that sends them.
+LIUDONG_NO_REDIS = env.bool("LIUDONG_NO_REDIS", default=False)
+LIUDONG_CELERY_EAGER = env.bool("LIUDONG_CELERY_EAGER", default=LIUDONG_NO_REDIS)
+
 if PRODUCTION:
     if SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set to a random value of 50+ characters"
         )
-    if LIUDONG_ENCRYPTION_KEYS == _DEV_ENCRYPTION_KEYS:
+    if LIUDONG_ENCRYPTION_KEYS in {"", _DEV_ENCRYPTION_KEYS}:
         raise ImproperlyConfigured("LIUDONG_ENCRYPTION_KEYS must be set")
-    if LIUDONG_BLIND_INDEX_KEY == _DEV_BLIND_INDEX_KEY:
+    if LIUDONG_BLIND_INDEX_KEY in {"", _DEV_BLIND_INDEX_KEY}:
         raise ImproperlyConfigured("LIUDONG_BLIND_INDEX_KEY must be set")
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set")
+    if LIUDONG_CELERY_EAGER:
+        raise ImproperlyConfigured(
+            "LIUDONG_CELERY_EAGER and LIUDONG_NO_REDIS are for demos, not production"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,8 +140,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache"
+        if LIUDONG_NO_REDIS
+        else "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "" if LIUDONG_NO_REDIS else REDIS_URL,
         "KEY_PREFIX": f"liudong-{DJANGO_ENV}",
     }
 }
@@ -161,6 +177,9 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 # sign-up (see members.adapters).
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
+# The username field also takes a mobile phone (members.auth); the form's
+# label says so.
+ACCOUNT_FORMS = {"login": "members.forms.LoginForm"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
@@ -190,6 +209,9 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Outside production WhiteNoise serves straight from the source folders, so
+# nothing needs collectstatic before runserver or the tests.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not PRODUCTION
 MEDIA_ROOT = env.path("LIUDONG_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 EMAIL_BACKEND = env.str(
@@ -206,13 +228,27 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("LIUDONG_API_RATE", "600/min")},
+    # "list" covers list and search calls, "reveal" full ID numbers (scoped
+    # per action through config.api.ActionThrottleMixin).
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("LIUDONG_API_RATE", "600/min"),
+        "list": env.str("LIUDONG_API_LIST_RATE", "120/min"),
+        "reveal": env.str("LIUDONG_API_REVEAL_RATE", "30/hour"),
+    },
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Liudong API",
     "DESCRIPTION": "Organisations and members, scoped to the caller's roles.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI otherwise sends the schema's address to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {
+        "MemberStatusEnum": "members.models.Member.Status",
+        "CorrectionStatusEnum": "members.models.CorrectionRequest.Status",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -228,13 +264,50 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env.int("LIUDONG_TASK_TIME_LIMIT", default=3600)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Set by scripts/run when no Redis can be had: tasks then run in the web
-# process, which is fine for a demo and wrong for anything else.
-CELERY_TASK_ALWAYS_EAGER = env.bool("LIUDONG_CELERY_EAGER", default=False)
+# In-process tasks are fine for a demo and wrong for anything else; the
+# production check above refuses them and config.wsgi warns when serving.
+CELERY_TASK_ALWAYS_EAGER = LIUDONG_CELERY_EAGER
 CELERY_TASK_EAGER_PROPAGATES = True
 
 # Domain settings (DESIGN.md marks these as local practice or settings).
 LIUDONG_SCOPE_FULL_ID_ROLES = ["secretary", "organiser", "committee_staff"]
+
+# Transfers (DESIGN.md §3). A letter's validity defaults to 30 days and may
+# not exceed the maximum; the database refuses more than 90 whatever is set
+# here, so the maximum can be lowered, never raised.
+LIUDONG_TRANSFER_VALIDITY_DAYS = env.int("LIUDONG_TRANSFER_VALIDITY_DAYS", default=30)
+LIUDONG_TRANSFER_VALIDITY_MAX_DAYS = env.int(
+    "LIUDONG_TRANSFER_VALIDITY_MAX_DAYS", default=90
+)
+if not 1 <= LIUDONG_TRANSFER_VALIDITY_DAYS <= LIUDONG_TRANSFER_VALIDITY_MAX_DAYS <= 90:
+    raise ImproperlyConfigured(
+        "Transfer validity must satisfy 1 <= LIUDONG_TRANSFER_VALIDITY_DAYS <= "
+        "LIUDONG_TRANSFER_VALIDITY_MAX_DAYS <= 90"
+    )
+# How far "dues paid through" must reach on a letter: "previous_month" (the
+# month before issue, the national rule) or "issue_month" (local practice).
+LIUDONG_TRANSFER_DUES_THROUGH = env.str(
+    "LIUDONG_TRANSFER_DUES_THROUGH", default="previous_month"
+)
+if LIUDONG_TRANSFER_DUES_THROUGH not in {"previous_month", "issue_month"}:
+    raise ImproperlyConfigured(
+        "LIUDONG_TRANSFER_DUES_THROUGH must be previous_month or issue_month"
+    )
+# The receiving committee returns the receipt (回执) within this many months
+# of the member's arrival.
+LIUDONG_TRANSFER_RECEIPT_DUE_MONTHS = env.int(
+    "LIUDONG_TRANSFER_RECEIPT_DUE_MONTHS", default=1
+)
+LIUDONG_TRANSFER_SCAN_MAX_BYTES = env.int(
+    "LIUDONG_TRANSFER_SCAN_MAX_BYTES", default=10 * 1024 * 1024
+)
+# Mobility: a member settled this long at one place is prompted to transfer
+# (DESIGN.md §3); a registered member should report to an inflow
+# organisation within this many days of leaving (local practice).
+LIUDONG_MOBILITY_SETTLED_MONTHS = env.int("LIUDONG_MOBILITY_SETTLED_MONTHS", default=6)
+LIUDONG_MOBILITY_REPORT_DUE_DAYS = env.int(
+    "LIUDONG_MOBILITY_REPORT_DUE_DAYS", default=30
+)
 
 LOG_LEVEL = env.str("LIUDONG_LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -252,7 +325,16 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own console handler would print its records a second time,
+        # unformatted; they reach the root handler instead.
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines, in the same format as everything else.
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+        },
     },
 }
 
@@ -260,6 +342,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

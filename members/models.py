@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
@@ -352,3 +352,370 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class MobilityStatus(models.TextChoices):
+    REGISTERED = "registered", _("Registered")
+    REPORTED = "reported", _("Reported to the inflow organization")
+    LOST_CONTACT = "lost_contact", _("Lost contact")
+    RETURNED = "returned", _("Returned")
+    # Two ends DESIGN.md's list leaves implicit: the member moved on to a
+    # third place (a new record follows), or the stay became a transfer.
+    MOVED_ON = "moved_on", _("Moved on")
+    TRANSFERRED = "transferred", _("Relationship transferred")
+
+
+ACTIVE_MOBILITY_STATUSES = (
+    MobilityStatus.REGISTERED,
+    MobilityStatus.REPORTED,
+    MobilityStatus.LOST_CONTACT,
+)
+
+
+class Mobility(models.Model):
+    """A member away from the organisation holding their relationship."""
+
+    Status = MobilityStatus
+
+    class Reason(models.TextChoices):
+        WORK = "work", _("Work or business")
+        STUDY = "study", _("Study")
+        FAMILY = "family", _("Family")
+        HEALTH = "health", _("Medical care")
+        OTHER = "other", _("Other")
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="mobilities",
+        verbose_name=_("member"),
+    )
+    outflow_organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        related_name="mobilities_out",
+        verbose_name=_("outflow organization"),
+    )
+    destination_region = models.ForeignKey(
+        "organizations.Region",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("destination region"),
+    )
+    # Chosen by the member when reporting; placement starts only once the
+    # inflow organisation accepts (reported_on).
+    inflow_organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mobilities_in",
+        verbose_name=_("inflow organization"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED
+    )
+    left_on = models.DateField(_("left on"))
+    expected_return_on = models.DateField(_("expected return"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    occupation = models.ForeignKey(
+        Occupation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("occupation there"),
+    )
+    work_unit = models.CharField(_("work unit there"), max_length=128, blank=True)
+    # Where and how to reach the member there: personal data, sealed.
+    contact = EncryptedTextField(_("contact there"), purpose="mobility.contact")
+    certificate_number = models.CharField(
+        _("mobile activity certificate number"), max_length=32, blank=True
+    )
+    certificate_issued_on = models.DateField(
+        _("certificate issued on"), null=True, blank=True
+    )
+    registered_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("registered by"),
+    )
+    confirmed_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    confirmed_on = models.DateField(_("confirmed on"), null=True, blank=True)
+    report_requested_on = models.DateField(
+        _("reported to inflow organization on"), null=True, blank=True
+    )
+    reported_on = models.DateField(_("accepted by inflow on"), null=True, blank=True)
+    # The first day the member is no longer away: placement ends the day
+    # before, like a MembershipPeriod's upper bound.
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+    previous = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="next",
+        verbose_name=_("previous stay"),
+    )
+    transfer = models.ForeignKey(
+        "organizations.Transfer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mobilities",
+        verbose_name=_("transfer"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("mobility")
+        verbose_name_plural = _("mobilities")
+        ordering = ["-left_on", "-id"]
+        indexes = [models.Index(fields=["inflow_organization", "reported_on"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(status__in=["registered", "reported", "lost_contact"]),
+                name="mobility_one_active_per_member",
+            ),
+            models.CheckConstraint(
+                condition=Q(reported_on__isnull=True)
+                | Q(inflow_organization__isnull=False),
+                name="mobility_reported_has_inflow",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True)
+                | Q(ended_on__gte=models.F("left_on")),
+                name="mobility_ends_after_leaving",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["registered", "reported", "lost_contact"])
+                | Q(ended_on__isnull=False),
+                name="mobility_ended_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} -> {self.destination_region_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_MOBILITY_STATUSES
+
+
+class ContactLog(models.Model):
+    """One attempt by a secretary to reach a member, and how it went."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        WECHAT = "wechat", _("WeChat")
+        VISIT = "visit", _("Visit")
+        ONLINE_MEETING = "online_meeting", _("Online meeting")
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", _("Reached")
+        NO_ANSWER = "no_answer", _("No answer")
+        UNREACHABLE = "unreachable", _("Number or address no longer valid")
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="contact_logs",
+        verbose_name=_("member"),
+    )
+    contacted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("contacted by")
+    )
+    contacted_at = models.DateTimeField(_("contacted at"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact log entry")
+        verbose_name_plural = _("contact log")
+        ordering = ["-contacted_at", "-id"]
+        indexes = [models.Index(fields=["member", "outcome", "contacted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.contacted_at:%Y-%m-%d} {self.outcome}"
+
+
+class LostContact(models.Model):
+    """A stretch of time in which a member could not be reached (失联)."""
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="lost_contacts",
+        verbose_name=_("member"),
+    )
+    # The first failed attempt after the last successful contact: the date
+    # the lapse rules count from (DESIGN.md §3).
+    since = models.DateField(_("lost contact since"))
+    marked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("marked by")
+    )
+    marked_at = models.DateTimeField(_("marked at"), auto_now_add=True)
+    note = models.TextField(_("note"), blank=True)
+    found_on = models.DateField(_("found on"), null=True, blank=True)
+    found_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("found by"),
+    )
+    found_note = models.TextField(_("how the member was found"), blank=True)
+
+    class Meta:
+        verbose_name = _("lost contact")
+        verbose_name_plural = _("lost contacts")
+        ordering = ["-since", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(found_on__isnull=True),
+                name="lost_contact_one_open_per_member",
+            ),
+            models.CheckConstraint(
+                condition=Q(found_on__isnull=True) | Q(found_on__gte=models.F("since")),
+                name="lost_contact_found_after_lost",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} lost since {self.since}"
+
+
+class Intention(models.TextChoices):
+    STAY = "stay", _("Stay where I am")
+    RETURN = "return", _("Return home")
+    MOVE_ON = "move_on", _("Move on elsewhere")
+
+
+class Difficulty(models.TextChoices):
+    WORK = "work", _("Work")
+    HOUSING = "housing", _("Housing")
+    SOCIAL_INSURANCE = "social_insurance", _("Social insurance")
+    SCHOOLING = "schooling", _("Children's schooling")
+    HEALTH = "health", _("Health")
+    STUDY = "study", _("Study")
+
+
+class NeedsSurvey(models.Model):
+    """A needs survey (动态、意向、困难) for the mobile members of a scope."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        related_name="needs_surveys",
+        verbose_name=_("published by"),
+    )
+    title = models.CharField(_("title"), max_length=128)
+    published_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("published by")
+    )
+    published_at = models.DateTimeField(_("published at"), auto_now_add=True)
+    closes_on = models.DateField(_("closes on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("needs survey")
+        verbose_name_plural = _("needs surveys")
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SurveyAnswer(models.Model):
+    """One member's answers to a needs survey; answering again updates it."""
+
+    survey = models.ForeignKey(
+        NeedsSurvey,
+        on_delete=models.CASCADE,
+        related_name="answers",
+        verbose_name=_("survey"),
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="survey_answers",
+        verbose_name=_("member"),
+    )
+    situation = models.TextField(_("current situation"), blank=True)
+    intention = models.CharField(
+        _("intention"), max_length=16, choices=Intention.choices
+    )
+    difficulties = ArrayField(
+        models.CharField(max_length=24, choices=Difficulty.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("difficulties"),
+    )
+    difficulties_note = models.TextField(_("difficulties in detail"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("survey answer")
+        verbose_name_plural = _("survey answers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "member"], name="survey_answer_once_per_member"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}: {self.member_id}"
+
+
+class YearlyReport(models.Model):
+    """The report a mobile member owes the outflow organisation each year."""
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="yearly_reports",
+        verbose_name=_("member"),
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        related_name="yearly_reports",
+        verbose_name=_("outflow organization"),
+    )
+    mobility = models.ForeignKey(
+        Mobility,
+        on_delete=models.PROTECT,
+        related_name="yearly_reports",
+        verbose_name=_("mobility"),
+    )
+    body = models.TextField(_("report"))
+    filed_at = models.DateTimeField(_("filed at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("yearly report")
+        verbose_name_plural = _("yearly reports")
+        ordering = ["-year", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "year"], name="yearly_report_once_a_year"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.year}"
