@@ -16,7 +16,7 @@ from django.utils import timezone
 from members.models import MembershipPeriod
 from organizations import services
 from organizations.models import Transfer
-from organizations.services import TransferStateError
+from organizations.services import TransferStateError, _common
 from tests import factories
 
 State = Transfer.State
@@ -37,14 +37,15 @@ def _fast_passwords(settings):
 @pytest.fixture
 def slow_winner(monkeypatch):
     # Pause after the state change is written and before the commit: the
-    # moment a second transaction must not slip through.
-    record = services._record
+    # moment a second transaction must not slip through. Every step records
+    # through the package's common module, so patching it there reaches all.
+    record = _common.record
 
     def slow_record(*args, **kwargs):
         time.sleep(0.3)
         return record(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_record", slow_record)
+    monkeypatch.setattr(_common, "record", slow_record)
 
 
 @pytest.fixture
