@@ -244,10 +244,18 @@ def mobility_report(
     """Report (报到) to an inflow organisation in the destination region."""
     mobility = _locked_mobility(mobility)
     _authorise_mobility(actor, mobility, member_may=True)
-    if mobility.status != MobilityStatus.REGISTERED or mobility.reported_on:
+    if mobility.reported_on:
         raise MobilityStateError(
             _("The member has already been accepted by an inflow organization."),
             code="mobility_reported",
+        )
+    if mobility.status != MobilityStatus.REGISTERED:
+        # Lost contact, returned or moved on: a report has to wait until the
+        # secretary has found the member or a new stay is registered.
+        raise MobilityStateError(
+            _("This stay is %(status)s; it cannot be reported now.")
+            % {"status": mobility.get_status_display()},
+            code="mobility_not_registered",
         )
     candidates = inflow_organizations_for(mobility.destination_region)
     if not candidates.filter(pk=inflow_organization.pk).exists():

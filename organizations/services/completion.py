@@ -133,7 +133,10 @@ def transfer_report(
     organisation with ``placed_in``), or the member does in the portal.
     """
     transfer = locked(transfer)
-    authorise(actor, transfer, Side.RECEIVING, member_may=True)
+    # Leaving the system ends the membership here, so a transfer out is
+    # completed by a secretary, never by the member alone.
+    internal = transfer.to_organization_id is not None
+    authorise(actor, transfer, Side.RECEIVING, member_may=internal)
     check_state(transfer, State.REPORTED)
     day = timezone.localdate()
     branch = _placement(actor, transfer, placed_in)

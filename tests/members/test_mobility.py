@@ -184,6 +184,22 @@ def test_a_report_to_an_organisation_outside_the_destination_is_refused(
     )
 
 
+def test_a_stay_marked_lost_cannot_be_reported_until_found(
+    away, member, member_user, branch_c, secretary_of_a
+):
+    contact(secretary_of_a, member, ContactLog.Outcome.UNREACHABLE, timezone.now())
+    services.member_mark_lost(actor=secretary_of_a, member=member)
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.mobility_report(
+            actor=member_user, mobility=away, inflow_organization=branch_c
+        )
+
+    assert excinfo.value.code == "mobility_not_registered"
+    away.refresh_from_db()
+    assert away.inflow_organization is None
+
+
 def test_a_report_waits_in_the_inflow_queue_until_accepted(
     away, branch_c, member, member_user, secretary_of_c
 ):

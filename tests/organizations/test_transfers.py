@@ -588,6 +588,20 @@ def test_a_transfer_out_of_the_system_ends_the_membership(member, secretary_of_a
     assert holders(member) == [("B-A", datetime.date(2015, 1, 1), today())]
 
 
+def test_the_member_cannot_complete_a_transfer_out_of_the_system(
+    member, member_user, secretary_of_a
+):
+    letter = issued(secretary_of_a, member, to_external="外省某党委")
+    services.transfer_accept(actor=secretary_of_a, transfer=letter)
+
+    with pytest.raises(PermissionDenied):
+        services.transfer_report(actor=member_user, transfer=letter)
+
+    member.refresh_from_db()
+    assert member.status == Member.Status.FULL
+    assert Transfer.objects.get(pk=letter.pk).state == "accepted"
+
+
 def test_a_future_transfer_out_takes_effect_through_the_nightly_job(
     member, secretary_of_a
 ):
