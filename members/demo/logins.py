@@ -9,8 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from members.crypto import blind_index
 from members.demo.people import PINNED_ROWS, generate_members
-from members.demo.tree import CODE_PREFIX, ROOT_CODE, city_of, placement
-from members.models import Member, User
+from members.demo.tree import CODE_PREFIX, ROOT_CODE, city_of, mobile_branch, placement
+from members.models import Member, Mobility, User
+from members.services import mobility_accept, mobility_register, mobility_report
 from organizations.models import Organization, Role
 
 # Public on purpose: printed by scripts/run and listed in the README; the
@@ -83,10 +84,34 @@ def ensure_demo_logins(*, seed: int, today: datetime.date) -> None:
 
     _demo_user("demo_member", member=member)
     _demo_user("demo_mobile", member=mobile)
-    user = _demo_user("demo_secretary", member=secretary, is_staff=True)
-    _demo_role(user, branch.code, Role.Kind.SECRETARY)
+    secretary_user = _demo_user("demo_secretary", member=secretary, is_staff=True)
+    _demo_role(secretary_user, branch.code, Role.Kind.SECRETARY)
     user = _demo_user("demo_committee", is_staff=True)
     _demo_role(user, CODE_PREFIX + city_of(branch.region), Role.Kind.COMMITTEE_STAFF)
     user = _demo_user("demo_provincial", is_staff=True)
     _demo_role(user, ROOT_CODE, Role.Kind.PROVINCIAL_VIEWER)
-    _demo_user("demo_operator", is_staff=True, is_superuser=True)
+    operator = _demo_user("demo_operator", is_staff=True, is_superuser=True)
+    _demo_stay(mobile, secretary=secretary_user, operator=operator, today=today)
+
+
+def _demo_stay(
+    member: Member | None, *, secretary: User, operator: User, today: datetime.date
+) -> None:
+    # The mobile member is placed with a Shenzhen mobile-member branch, so the
+    # demo shows dual management from the first log-in. Written through the
+    # services, as a secretary and the member would; once, never again.
+    inflow = Organization.objects.filter(code=mobile_branch(0).code).first()
+    if member is None or inflow is None or member.user_id is None:
+        return
+    if Mobility.objects.filter(member=member).exists():
+        return
+    stay = mobility_register(
+        actor=secretary,
+        member=member,
+        destination_region=inflow.region,
+        left_on=today - datetime.timedelta(days=200),
+        reason=Mobility.Reason.WORK,
+        contact=member.phone or "",
+    )
+    mobility_report(actor=member.user, mobility=stay, inflow_organization=inflow)
+    mobility_accept(actor=operator, mobility=stay)

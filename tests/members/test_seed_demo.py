@@ -14,7 +14,14 @@ from members import demo
 from members.crypto import blind_index
 from members.demo import store
 from members.identity import parse_id_number, parse_phone
-from members.models import Member, MembershipPeriod, Occupation, User
+from members.models import (
+    Member,
+    MembershipPeriod,
+    Mobility,
+    MobilityStatus,
+    Occupation,
+    User,
+)
 from members.selectors import current_organization
 from members.services import eighteenth_birthday
 from organizations.models import Organization, Region, Role
@@ -326,6 +333,22 @@ def test_the_demo_mobile_member_lives_in_guangdong(seeded):
 
     assert mobile.residence_region_id.startswith("44")
     assert current_organization(mobile) == secretary.roles.get().organization
+
+
+def test_the_demo_mobile_member_is_placed_with_a_shenzhen_mobile_branch(seeded):
+    mobile = Member.objects.get(user__username="demo_mobile")
+
+    stay = Mobility.objects.get(member=mobile)
+
+    assert stay.status == MobilityStatus.REPORTED
+    assert stay.inflow_organization.kind == Organization.Kind.MOBILE_BRANCH
+    assert stay.inflow_organization.region_id.startswith("4403")
+
+
+def test_a_second_seed_run_adds_no_second_stay(seeded):
+    seed(*SEED)
+
+    assert Mobility.objects.filter(member__user__username="demo_mobile").count() == 1
 
 
 def test_the_demo_committee_staffer_holds_the_city_above_the_branch(seeded):
