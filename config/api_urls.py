@@ -4,12 +4,19 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from members.api import MemberViewSet, OwnCorrectionListView, OwnMemberView
-from organizations.api import OrganizationViewSet
+from members.api import (
+    MemberViewSet,
+    MobilityViewSet,
+    OwnCorrectionListView,
+    OwnMemberView,
+)
+from organizations.api import OrganizationViewSet, TransferViewSet
 
 router = SimpleRouter()
 router.register("organizations", OrganizationViewSet, basename="api-organization")
 router.register("members", MemberViewSet, basename="api-member")
+router.register("transfers", TransferViewSet, basename="api-transfer")
+router.register("mobility", MobilityViewSet, basename="api-mobility")
 
 urlpatterns = [
     *router.urls,

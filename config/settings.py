@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MemberStatusEnum": "members.models.Member.Status",
         "CorrectionStatusEnum": "members.models.CorrectionRequest.Status",
+        "TransferStateEnum": "organizations.models.TransferState",
+        "MobilityStatusEnum": "members.models.MobilityStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -271,6 +273,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # Domain settings (DESIGN.md marks these as local practice or settings).
 LIUDONG_SCOPE_FULL_ID_ROLES = ["secretary", "organiser", "committee_staff"]
+# Full ID numbers one person may reveal in an hour, admin and API together.
+LIUDONG_REVEALS_PER_HOUR = env.int("LIUDONG_REVEALS_PER_HOUR", default=30)
 
 # Transfers (DESIGN.md §3). A letter's validity defaults to 30 days and may
 # not exceed the maximum; the database refuses more than 90 whatever is set
@@ -307,6 +311,20 @@ LIUDONG_TRANSFER_SCAN_MAX_BYTES = env.int(
 LIUDONG_MOBILITY_SETTLED_MONTHS = env.int("LIUDONG_MOBILITY_SETTLED_MONTHS", default=6)
 LIUDONG_MOBILITY_REPORT_DUE_DAYS = env.int(
     "LIUDONG_MOBILITY_REPORT_DUE_DAYS", default=30
+)
+# Roster import in the admin (members.imports). A 100,000-row CSV with every
+# column of the export is about 25 MB; larger uploads are refused (the web
+# server's body limit should sit just above this). Files above the inline
+# size are checked and written by a Celery task with a progress bar instead
+# of in the request; uploads not committed are deleted after the retention.
+LIUDONG_ROSTER_IMPORT_MAX_BYTES = env.int(
+    "LIUDONG_ROSTER_IMPORT_MAX_BYTES", default=64 * 1024 * 1024
+)
+LIUDONG_ROSTER_IMPORT_INLINE_MAX_BYTES = env.int(
+    "LIUDONG_ROSTER_IMPORT_INLINE_MAX_BYTES", default=512 * 1024
+)
+LIUDONG_ROSTER_IMPORT_RETENTION_DAYS = env.int(
+    "LIUDONG_ROSTER_IMPORT_RETENTION_DAYS", default=7
 )
 
 LOG_LEVEL = env.str("LIUDONG_LOG_LEVEL", default="INFO")

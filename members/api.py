@@ -1,4 +1,4 @@
-"""REST API for members: scoped reads, edits, reveals and own corrections.
+"""REST API for members: records, corrections, stays away, contact logs.
 
 ID numbers and phones leave the server masked, always; the full ID number
 only through the reveal action, which states a reason and is audited.
@@ -11,30 +11,50 @@ from django.utils.cache import patch_cache_control
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, mixins, serializers, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from config.api import ActionThrottleMixin
 from members.identity import mask
-from members.models import CorrectionRequest, Member
+from members.models import (
+    ContactLog,
+    CorrectionRequest,
+    Member,
+    Mobility,
+    MobilityStatus,
+    Occupation,
+)
 from members.selectors import (
+    MOBILITY_QUEUES,
+    contact_log_list,
     member_get,
     member_list,
     member_own,
+    mobilities_in_queue,
+    mobilities_in_scope,
     periods_on,
     search,
     with_current_organization,
 )
 from members.services import (
     CORRECTABLE_FIELDS,
+    audit_record,
+    contact_log_record,
     correction_request_create,
     id_number_reveal,
     member_update,
+    mobility_accept,
+    mobility_certificate_issue,
+    mobility_confirm,
+    mobility_decline,
+    mobility_move_on,
+    mobility_return,
 )
-from organizations.models import Organization
+from organizations.models import Organization, Region
 from organizations.scope import (
+    OutOfScope,
     ReadOnlyScope,
     Scope,
     organizations_in_scope,
@@ -220,6 +240,20 @@ class CorrectionRequestSerializer(serializers.ModelSerializer):
         return data
 
 
+class ContactLogSerializer(serializers.ModelSerializer):
+    """One attempt to reach a member, and how it went."""
+
+    contacted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    contacted_at = serializers.DateTimeField(
+        required=False, help_text=_("Now when empty.")
+    )
+
+    class Meta:
+        model = ContactLog
+        fields = ["id", "contacted_at", "contacted_by", "channel", "outcome", "note"]
+        read_only_fields = ["id", "contacted_by"]
+
+
 def _held_under(members: QuerySet[Member], organization: Organization):
     held = periods_on(today()).filter(
         subtree_q((organization.path,), field_name="organization__path"),
@@ -329,6 +363,42 @@ class MemberViewSet(
         patch_cache_control(response, no_store=True, private=True)
         return response
 
+    @extend_schema(
+        methods=["GET"],
+        summary=_("List a member's contact log"),
+        description=_(
+            "For the organisations holding or hosting the member, newest "
+            "first; anyone else 404."
+        ),
+        responses=ContactLogSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary=_("Log a contact with a member"),
+        description=_(
+            "For secretaries of the holding or hosting organisation; a "
+            "read-only role 403. Last contact is derived from these entries."
+        ),
+        request=ContactLogSerializer,
+        responses={201: ContactLogSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def contacts(self, request, *args, **kwargs):
+        member = self.get_object()
+        if request.method == "GET":
+            logs = contact_log_list(scope=self.scope, member=member)
+            return Response(ContactLogSerializer(logs, many=True).data)
+        serializer = ContactLogSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        entry = contact_log_record(
+            actor=request.user, member=member, **serializer.validated_data
+        )
+
+        return Response(
+            ContactLogSerializer(entry).data, status=status.HTTP_201_CREATED
+        )
+
     def _member_id(self) -> int:
         try:
             return int(self.kwargs["pk"])
@@ -402,3 +472,241 @@ def _about_requested_value(exc: DjangoValidationError) -> DjangoValidationError:
         errors["requested_value"] = errors.pop("phone")
         return DjangoValidationError(errors)
     return exc
+
+
+# Mobility and contact (issue 4): the same services and scope as the admin.
+
+
+class MobilitySerializer(serializers.ModelSerializer):
+    """A member's stay away, as the outflow or the inflow side sees it.
+
+    Nothing of the member's income or dues: the inflow side sees these rows
+    too (dual management, DESIGN.md §2).
+    """
+
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    member_masked_phone = serializers.CharField(
+        source="member.masked_phone", read_only=True
+    )
+    outflow_organization = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    inflow_organization = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    side = serializers.SerializerMethodField(
+        help_text=_("outflow when the caller holds the member, inflow otherwise.")
+    )
+
+    class Meta:
+        model = Mobility
+        fields = [
+            "id",
+            "member",
+            "member_name",
+            "member_masked_phone",
+            "side",
+            "status",
+            "outflow_organization",
+            "destination_region",
+            "inflow_organization",
+            "left_on",
+            "expected_return_on",
+            "reason",
+            "occupation",
+            "work_unit",
+            "contact",
+            "certificate_number",
+            "certificate_issued_on",
+            "confirmed_on",
+            "report_requested_on",
+            "reported_on",
+            "ended_on",
+        ]
+        read_only_fields = fields
+
+    def get_side(self, mobility: Mobility) -> str:
+        scope = self.context.get("scope")
+        if scope is not None and scope.reads(mobility.outflow_organization):
+            return "outflow"
+        return "inflow"
+
+
+class MobilityFilterSerializer(serializers.Serializer):
+    """Query parameters of the mobility list."""
+
+    queue = serializers.ChoiceField(
+        choices=MOBILITY_QUEUES,
+        required=False,
+        help_text=_(
+            "out: my members away; placed: placed with me; awaiting: reported "
+            "to me; not_reported, settled, no_yearly_report: to follow up."
+        ),
+    )
+    status = serializers.ChoiceField(choices=MobilityStatus.choices, required=False)
+
+
+class CertificateSerializer(serializers.Serializer):
+    """The number of the mobile activity certificate (活动证)."""
+
+    number = serializers.CharField(max_length=32)
+
+
+class DeclineSerializer(serializers.Serializer):
+    """Why the inflow organisation declines the report."""
+
+    reason = serializers.CharField()
+
+
+class ReturnSerializer(serializers.Serializer):
+    """The day the member came home; today when empty."""
+
+    returned_on = serializers.DateField(required=False, allow_null=True)
+
+
+class MoveOnSerializer(serializers.Serializer):
+    """The next place the member moved on to."""
+
+    destination_region = serializers.PrimaryKeyRelatedField(
+        queryset=Region.objects.all(), help_text=_("The region code.")
+    )
+    left_on = serializers.DateField()
+    expected_return_on = serializers.DateField(required=False, allow_null=True)
+    reason = serializers.ChoiceField(choices=Mobility.Reason.choices)
+    occupation = serializers.PrimaryKeyRelatedField(
+        queryset=Occupation.objects.all(), required=False, allow_null=True
+    )
+    work_unit = serializers.CharField(required=False, allow_blank=True)
+    contact = serializers.CharField()
+
+
+def _mobility_step_schema(summary: str, request=None):
+    return extend_schema(
+        summary=summary,
+        description=_(
+            "Only the side the step belongs to may take it: out of scope 404, "
+            "the other side or a read-only role 403, a stay whose state does "
+            "not allow it 400."
+        ),
+        request=request,
+        responses=MobilitySerializer,
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_("List stays away"),
+        description=_(
+            "Active stays of members the caller's organisations hold, of "
+            "members placed with them, and of those waiting for them to accept."
+        ),
+        parameters=[MobilityFilterSerializer],
+    ),
+    retrieve=extend_schema(
+        summary=_("Show a stay away"),
+        description=_("Out of scope answers 404."),
+    ),
+)
+class MobilityViewSet(
+    ActionThrottleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Stays away (外出流动) seen from the outflow or the inflow side."""
+
+    serializer_class = MobilitySerializer
+    queryset = Mobility.objects.none()
+    action_throttle_scopes = {"list": "list"}
+
+    @cached_property
+    def scope(self) -> Scope:
+        return scope_for(self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "scope": self.scope}
+
+    def get_queryset(self) -> QuerySet[Mobility]:
+        return mobilities_in_scope(scope=self.scope).order_by("-left_on", "-pk")
+
+    def filter_queryset(self, queryset: QuerySet[Mobility]) -> QuerySet[Mobility]:
+        if self.action != "list":
+            return queryset
+        filters = MobilityFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
+        if "queue" in params:
+            rows = mobilities_in_queue(scope=self.scope, queue=params["queue"])
+            queryset = queryset.filter(pk__in=rows.order_by().values("pk"))
+        if "status" in params:
+            queryset = queryset.filter(status=params["status"])
+        return queryset
+
+    def get_object(self) -> Mobility:
+        try:
+            mobility_id = int(self.kwargs["pk"])
+        except ValueError:
+            raise NotFound() from None
+        # The member's own stay is the portal's; here, the two sides only.
+        mobility = self.get_queryset().filter(pk=mobility_id).first()
+        if mobility is None:
+            raise OutOfScope()
+        return mobility
+
+    def retrieve(self, request, *args, **kwargs):
+        mobility = self.get_object()
+
+        # Whereabouts are sensitive personal information (DESIGN.md §3):
+        # every look at a stay is on the record.
+        audit_record(
+            actor=request.user,
+            action="mobility.view",
+            member=mobility.member,
+            mobility_id=mobility.pk,
+        )
+
+        return Response(self.get_serializer(mobility).data)
+
+    def _step(self, service, serializer_class=None) -> Response:
+        mobility = self.get_object()
+        data = {}
+        if serializer_class is not None:
+            serializer = serializer_class(data=self.request.data)
+            serializer.is_valid(raise_exception=True)
+            data = {k: v for k, v in serializer.validated_data.items() if v is not None}
+
+        result = service(actor=self.request.user, mobility=mobility, **data)
+
+        return Response(self.get_serializer(result).data)
+
+    @_mobility_step_schema(_("Confirm a member's own registration"))
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, *args, **kwargs):
+        return self._step(mobility_confirm)
+
+    @_mobility_step_schema(
+        _("Issue or renew the activity certificate"), CertificateSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def certificate(self, request, *args, **kwargs):
+        return self._step(mobility_certificate_issue, CertificateSerializer)
+
+    @_mobility_step_schema(_("Accept a member who reported"))
+    @action(detail=True, methods=["post"])
+    def accept(self, request, *args, **kwargs):
+        return self._step(mobility_accept)
+
+    @_mobility_step_schema(_("Decline a report"), DeclineSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, *args, **kwargs):
+        return self._step(mobility_decline, DeclineSerializer)
+
+    @_mobility_step_schema(_("Record the return home"), ReturnSerializer)
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_(self, request, *args, **kwargs):
+        return self._step(mobility_return, ReturnSerializer)
+
+    @_mobility_step_schema(_("Record a move to another place"), MoveOnSerializer)
+    @action(detail=True, methods=["post"], url_path="move-on")
+    def move_on(self, request, *args, **kwargs):
+        return self._step(mobility_move_on, MoveOnSerializer)

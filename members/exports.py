@@ -1,18 +1,24 @@
-"""Roster export: members as CSV under the headers the roster import reads.
+"""Roster export: members as CSV or XLSX under the headers the import reads.
 
 A full export by a role that sees full ID numbers imports back unchanged
 (issue 3), so every header here is one the import maps
 (``members.roster.columns.ALIASES``).
-Rows are streamed from a server-side cursor: a million members never sit in
-memory at once.
+Rows are read from a server-side cursor: a million members never sit in
+memory at once. CSV is streamed to the client as it is written; a workbook
+is written row by row to a temporary file and then streamed from there.
 """
 
 import csv
 import datetime
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
 from members.identity import mask
 from members.models import Member
@@ -38,8 +44,22 @@ HEADERS = (
     "档案托管机构",
     "所在支部",
     "支部编码",
+    # Last, so that the columns before it keep their places. Without it the
+    # import would derive the status from the full-member date, and a full
+    # member whose date was never recorded would not import back unchanged.
+    "党籍状态",
 )
 GENDERS = {Member.Gender.MALE: "男", Member.Gender.FEMALE: "女"}
+# The import reads the first two; the others it refuses (an import never
+# creates a suspended or removed member), which the export must not hide.
+STATUSES = {
+    Member.Status.FULL: "正式党员",
+    Member.Status.PROBATIONARY: "预备党员",
+    Member.Status.SUSPENDED: "停止党籍",
+    Member.Status.DECEASED: "已去世",
+    Member.Status.REMOVED: "已出党",
+    Member.Status.TRANSFERRED_OUT: "已转出",
+}
 FLAGS = {True: "是", False: "否"}
 
 # Excel opens UTF-8 correctly only with a byte-order mark. "gbk" is written
@@ -47,8 +67,14 @@ FLAGS = {True: "是", False: "否"}
 # keeps the rare characters some names use (DESIGN.md §5) instead of
 # dropping them.
 ENCODINGS = {"utf-8": ("utf-8", "\ufeff"), "gbk": ("gb18030", "")}
+FORMATS = ("csv", "xlsx")
 CHUNK_SIZE = 2000
 ROWS_PER_WRITE = 500
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ROSTER_SHEET = "党员花名册"
+# Written as text cells, so that a spreadsheet never turns an ID number into
+# 4.30102E+17 or drops a phone's leading zero, even when the cell is edited.
+TEXT_COLUMNS = frozenset(HEADERS.index(h) for h in ("身份证号码", "手机号码"))
 
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -66,8 +92,11 @@ def roster_masked(scope: Scope) -> bool:
     return not all(_sees_full_ids(scope, path) for path in scope.read_paths)
 
 
-def roster_rows(members: QuerySet[Member], *, scope: Scope) -> Iterator[list[str]]:
-    """Yield the header, then a row per member, masked as ``scope`` says."""
+def roster_values(members: QuerySet[Member], *, scope: Scope) -> Iterator[list[Any]]:
+    """Yield the header, then a row of values per member.
+
+    Masked as ``scope`` says; dates are ``datetime.date``, the rest text.
+    """
     yield list(HEADERS)
     current = periods_on(today()).filter(member=OuterRef("pk"))
     members = members.select_related(
@@ -88,7 +117,13 @@ def roster_rows(members: QuerySet[Member], *, scope: Scope) -> Iterator[list[str
         path = member.export_organization_path
         if path not in full_by_path:
             full_by_path[path] = _sees_full_ids(scope, path)
-        yield [neutralise(cell) for cell in _cells(member, full=full_by_path[path])]
+        yield _cells(member, full=full_by_path[path])
+
+
+def roster_rows(members: QuerySet[Member], *, scope: Scope) -> Iterator[list[str]]:
+    """Yield the header, then a row per member as CSV text, masked."""
+    for row in roster_values(members, scope=scope):
+        yield [neutralise(_text(value)) for value in row]
 
 
 def roster_csv(rows: Iterable[list[str]], *, encoding: str) -> Iterator[bytes]:
@@ -105,10 +140,57 @@ def roster_csv(rows: Iterable[list[str]], *, encoding: str) -> Iterator[bytes]:
         yield "".join(lines).encode(codec)
 
 
+def roster_xlsx(members: QuerySet[Member], *, scope: Scope) -> IO[bytes]:
+    """Write the roster of ``members`` as a workbook in a temporary file."""
+    return xlsx_file(
+        [(ROSTER_SHEET, roster_values(members, scope=scope), TEXT_COLUMNS)]
+    )
+
+
+def xlsx_file(
+    sheets: Iterable[tuple[str, Iterable[Sequence[Any]], frozenset[int]]],
+) -> IO[bytes]:
+    """Write sheets of rows into a workbook in a temporary file, rewound.
+
+    Each sheet is a title, its rows, and the column indexes written as text.
+    The file is deleted when it is closed.
+    """
+    # write_only: openpyxl streams each sheet's rows to disk as they come
+    # and writes strings inline, so memory stays flat at a million rows.
+    workbook = Workbook(write_only=True)
+    for title, rows, text_columns in sheets:
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(
+                [
+                    _xlsx_cell(sheet, value, text=index in text_columns)
+                    for index, value in enumerate(row)
+                ]
+            )
+    # Closed (and so deleted) by whoever reads it: the response, at the end.
+    out = tempfile.TemporaryFile()
+    try:
+        workbook.save(out)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
+
+
 def roster_response(
-    members: QuerySet[Member], *, scope: Scope, encoding: str
-) -> StreamingHttpResponse:
-    """Stream the roster of ``members`` as a CSV download."""
+    members: QuerySet[Member], *, scope: Scope, encoding: str, file_format: str = "csv"
+) -> StreamingHttpResponse | FileResponse:
+    """Send the roster of ``members`` as a CSV (streamed) or XLSX download."""
+    if file_format == "xlsx":
+        response = FileResponse(
+            roster_xlsx(members, scope=scope),
+            as_attachment=True,
+            filename=f"roster-{today():%Y%m%d}.xlsx",
+            content_type=XLSX_CONTENT_TYPE,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
     codec, _prefix = ENCODINGS[encoding]
     response = StreamingHttpResponse(
         roster_csv(roster_rows(members, scope=scope), encoding=encoding),
@@ -127,15 +209,15 @@ class _Passthrough:
         return value
 
 
-def _cells(member: Member, *, full: bool) -> list[str]:
+def _cells(member: Member, *, full: bool) -> list[Any]:
     return [
         member.name,
         member.id_number if full else mask(member.id_number),
         GENDERS.get(member.gender, ""),
         member.ethnicity.name if member.ethnicity else "",
-        _date(member.birth_date),
-        _date(member.joined_on),
-        _date(member.full_member_on),
+        member.birth_date,
+        member.joined_on,
+        member.full_member_on,
         member.education.name if member.education else "",
         member.work_unit,
         member.occupation.name if member.occupation else "",
@@ -146,11 +228,36 @@ def _cells(member: Member, *, full: bool) -> list[str]:
         member.file_custodian,
         member.export_organization_name or "",
         member.export_organization_code or "",
+        STATUSES.get(member.status, ""),
     ]
 
 
-def _date(value: datetime.date | None) -> str:
-    return value.isoformat() if value else ""
+def _text(value: str | datetime.date | None) -> str:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value or ""
+
+
+def _xlsx_cell(sheet: Any, value: Any, *, text: bool) -> Any:
+    """A value as openpyxl should write it: a date cell, a number, or text."""
+    if not isinstance(value, str):
+        return value
+    # Control characters are not allowed in the XML of a workbook.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    formula_like = value.startswith(_FORMULA_STARTS) or value in ERROR_CODES
+    if not (text or formula_like):
+        return value
+    # A workbook says a cell's type outright: a text cell is never run as a
+    # formula, so the value is kept exactly as it is (it imports back
+    # unchanged) instead of being prefixed with an apostrophe as in CSV.
+    # The quote prefix (or the text format) keeps it text when edited.
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"
+    if text:
+        cell.number_format = "@"
+    else:
+        cell.quotePrefix = True
+    return cell
 
 
 def _place(region: Region | None, address: str) -> str:

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from members.auth import login_name
 from members.models import Difficulty, Intention, Member, Mobility, Occupation
 from members.services import CORRECTABLE_FIELDS
 from organizations.models import Organization, Region
@@ -28,6 +29,9 @@ class LoginForm(AllauthLoginForm):
             autocapitalize="none",
             spellcheck="false",
         )
+
+    def clean_login(self) -> str:
+        return login_name(super().clean_login())
 
 
 def correctable_field_label(field: str) -> str:

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.crypto import EncryptedTextField
 from members.identity import mask
@@ -98,7 +99,8 @@ class Member(models.Model):
         related_name="member",
         verbose_name=_("login account"),
     )
-    name = models.CharField(_("name"), max_length=64)
+    # A person's name (姓名), unlike the name of a thing (名称).
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices)
     ethnicity = models.ForeignKey(
         Ethnicity,
@@ -719,3 +721,112 @@ class YearlyReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.year}"
+
+
+class RosterImport(models.Model):
+    """One uploaded roster file on its way through preview and commit.
+
+    ``step`` says what the job does (check the file, then write it) and
+    ``status`` how far that step is. A step is claimed by moving it from
+    queued to running with a conditional UPDATE carrying a fresh
+    ``claim``, so a step runs once however often its task is delivered.
+    """
+
+    class Step(models.TextChoices):
+        PREVIEW = "preview", _("Preview")
+        COMMIT = "commit", _("Commit")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        related_name="roster_imports",
+        verbose_name=_("organization"),
+    )
+    requested_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="roster_imports",
+        verbose_name=_("requested by"),
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    # The name the file had on the requester's computer, shown back to them;
+    # the file itself is stored under ``stored_name``, chosen by the server.
+    file_name = models.CharField(_("file"), max_length=255)
+    stored_name = models.CharField(max_length=64, unique=True, editable=False)
+    file_format = models.CharField(_("format"), max_length=8)
+    file_size = models.PositiveBigIntegerField(_("size in bytes"))
+    file_deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    all_or_nothing = models.BooleanField(_("all or nothing"), default=False)
+    in_background = models.BooleanField(_("runs in the background"), default=False)
+
+    step = models.CharField(
+        _("step"), max_length=8, choices=Step.choices, default=Step.PREVIEW
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    claim = models.CharField(max_length=32, blank=True, editable=False)
+    # What the running step is doing ("check" or "write") and how far it
+    # got; written by the worker, read by the progress bar.
+    stage = models.CharField(_("stage"), max_length=8, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    # Counts of the last finished step: no personal data, so lists show
+    # them without opening the report.
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    valid = models.PositiveIntegerField(_("valid"), default=0)
+    imported = models.PositiveIntegerField(_("imported"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    warning_count = models.PositiveIntegerField(_("warnings"), default=0)
+    # The row report as JSON. Its values are cells as given, ID numbers and
+    # phones among them, so it is encrypted like the member record.
+    report = EncryptedTextField(_("report"), purpose="roster_import.report", blank=True)
+    failure_code = models.CharField(_("failure code"), max_length=32, blank=True)
+    failure_message = models.TextField(_("failure"), blank=True)
+
+    class Meta:
+        verbose_name = _("roster import")
+        verbose_name_plural = _("roster imports")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["requested_by", "requested_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(step__in=["preview", "commit"]),
+                name="roster_import_step_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]),
+                name="roster_import_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(heartbeat_at__isnull=False),
+                name="roster_import_running_has_heartbeat",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def committed(self) -> bool:
+        return self.step == self.Step.COMMIT and self.status == self.Status.DONE
+
+    @property
+    def refused(self) -> bool:
+        """Whether all-or-nothing refuses this file as checked."""
+        return self.all_or_nothing and self.error_count > 0

@@ -438,3 +438,48 @@ def inflow_organizations_for(region: Region) -> QuerySet[Organization]:
         .select_related("region")
         .order_by(first, "name", "pk")
     )
+
+
+def mobilities_in_scope(*, scope: Scope) -> QuerySet[Mobility]:
+    """Active stays the scope holds, hosts, or is asked to accept."""
+    mobilities = Mobility.objects.select_related(
+        "member", "outflow_organization", "inflow_organization", "destination_region"
+    )
+    if scope.is_operator:
+        return mobilities.filter(status__in=ACTIVE_MOBILITY_STATUSES)
+    return mobilities.filter(
+        Q(pk__in=mobility_list(scope=scope).values("pk"))
+        | Q(pk__in=mobilities_placed_with(scope=scope).values("pk"))
+        | Q(pk__in=mobilities_awaiting_acceptance(scope=scope).values("pk"))
+    )
+
+
+# The work queues of mobile members, by name, for the admin and the API.
+MOBILITY_QUEUES = (
+    "out",
+    "placed",
+    "awaiting",
+    "not_reported",
+    "settled",
+    "no_yearly_report",
+)
+
+
+def mobilities_in_queue(*, scope: Scope, queue: str) -> QuerySet[Mobility]:
+    """The stays of one named work queue of the scope."""
+    day = today()
+    queues = {
+        "out": lambda: mobility_list(scope=scope),
+        "placed": lambda: mobilities_placed_with(scope=scope, on=day),
+        "awaiting": lambda: mobilities_awaiting_acceptance(scope=scope),
+        "not_reported": lambda: mobilities_not_reported(scope=scope, on=day),
+        "settled": lambda: mobilities_settled(scope=scope, on=day),
+        "no_yearly_report": lambda: mobility_list(scope=scope).filter(
+            member__in=mobile_members_missing_yearly_report(
+                scope=scope, year=day.year
+            ).values("pk")
+        ),
+    }
+    if queue not in queues:
+        raise ValueError(f"unknown mobility queue: {queue}")
+    return queues[queue]()

@@ -1,4 +1,4 @@
-"""Nightly mobility prompts: thin Celery tasks over the mobility reads."""
+"""Celery tasks of the members app: thin wrappers over services and reads."""
 
 import datetime
 import logging
@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from members import selectors
+from members import imports, selectors
 from organizations.scope import Scope
 
 logger = logging.getLogger(__name__)
@@ -42,3 +42,25 @@ def flag_mobility_prompts(day: str | None = None) -> dict[str, int]:
             counts["not_reported"],
         )
     return counts
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    # Before the claim only: once claimed, a failure ends the job "failed"
+    # and the task returns normally.
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=imports.TASK_SOFT_TIME_LIMIT,
+    time_limit=imports.TASK_TIME_LIMIT,
+)
+def run_roster_import(job_id: int) -> str | None:
+    """Run the queued step (preview or commit) of one roster import."""
+    return imports.roster_import_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=10 * 60, time_limit=15 * 60)
+def purge_roster_uploads() -> int:
+    """Delete uploaded roster files kept past their retention period."""
+    return imports.roster_import_purge_files()

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node
 
 from members.crypto import EncryptedTextField
@@ -171,7 +172,9 @@ class TransferState(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     REPORTED = "reported", _("Reported")
     RECEIPT_RETURNED = "receipt_returned", _("Receipt returned")
-    RETURNED = "returned", _("Returned")
+    # "Returned" is also a mobility status (back home); the letter sense is
+    # different in Chinese (退回), hence the context.
+    RETURNED = "returned", pgettext_lazy("transfer state", "Returned")
     WITHDRAWN = "withdrawn", _("Withdrawn")
     EXPIRED = "expired", _("Expired")
     REISSUED = "reissued", _("Reissued")
@@ -241,7 +244,7 @@ class Transfer(models.Model):
 
     # The letter as printed: a snapshot taken at issue, so a later edit of
     # the member's record does not change a letter already handed out.
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     gender = models.CharField(_("gender"), max_length=8)
     age = models.PositiveSmallIntegerField(_("age"), null=True, blank=True)
     ethnicity = models.ForeignKey(

@@ -183,3 +183,69 @@ def transfers_receipt_overdue(
     return transfers.filter(_receiving_side(scope.read_paths)).order_by(
         "reported_on", "pk"
     )
+
+
+def transfers_receipt_owed(*, scope: Scope) -> QuerySet[Transfer]:
+    """Completed transfers whose receipt (回执) the scope still owes."""
+    transfers = _transfers().filter(state=TransferState.REPORTED)
+    if scope.is_operator:
+        return transfers.order_by("reported_on", "pk")
+    return transfers.filter(_receiving_side(scope.read_paths)).order_by(
+        "reported_on", "pk"
+    )
+
+
+def transfers_to_reissue(*, scope: Scope) -> QuerySet[Transfer]:
+    """Returned or expired letters the scope sent: each waits for a reissue."""
+    transfers = _transfers().filter(
+        state__in=[TransferState.RETURNED, TransferState.EXPIRED],
+        from_organization__isnull=False,
+    )
+    if scope.is_operator:
+        return transfers
+    return transfers.filter(
+        subtree_q(scope.read_paths, field_name="from_organization__path")
+    )
+
+
+# The work queues of both sides, by name, for the admin and the API.
+TRANSFER_QUEUES = (
+    "outgoing",
+    "drafts",
+    "issued",
+    "expiring",
+    "to_reissue",
+    "to_accept",
+    "to_report",
+    "receipts_owed",
+    "receipts_overdue",
+    "taking_effect",
+)
+
+
+def transfers_in_queue(*, scope: Scope, queue: str) -> QuerySet[Transfer]:
+    """The transfers of one named work queue of the scope."""
+    day = today()
+    queues = {
+        "outgoing": lambda: transfers_outgoing(scope=scope),
+        "drafts": lambda: transfers_outgoing(scope=scope).filter(
+            state=TransferState.DRAFT
+        ),
+        "issued": lambda: transfers_outgoing(scope=scope).filter(
+            state=TransferState.ISSUED
+        ),
+        "expiring": lambda: transfers_expiring(scope=scope, on=day),
+        "to_reissue": lambda: transfers_to_reissue(scope=scope),
+        "to_accept": lambda: transfers_incoming(scope=scope).filter(
+            state=TransferState.ISSUED
+        ),
+        "to_report": lambda: transfers_incoming(scope=scope).filter(
+            state=TransferState.ACCEPTED
+        ),
+        "receipts_owed": lambda: transfers_receipt_owed(scope=scope),
+        "receipts_overdue": lambda: transfers_receipt_overdue(today=day, scope=scope),
+        "taking_effect": lambda: transfers_taking_effect(scope=scope, on=day),
+    }
+    if queue not in queues:
+        raise ValueError(f"unknown transfer queue: {queue}")
+    return queues[queue]()

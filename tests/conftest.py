@@ -145,3 +145,11 @@ def _code_tables_after_flush(request):
 
     if not Region.objects.exists():
         factories.load_code_tables()
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(settings):
+    # The product speaks Chinese first; tests read English messages unless a
+    # request asks for Chinese (Accept-Language or the language cookie), so
+    # that assertions do not depend on how a message was translated.
+    settings.LANGUAGE_CODE = "en"

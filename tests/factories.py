@@ -18,7 +18,7 @@ PASSWORD = "correct-horse-battery-staple"
 def make_id_number(
     *, region: str = "110101", birth_date=datetime.date(1985, 6, 15), gender="male"
 ) -> str:
-    seq = next(_sequence) % 500 * 2 + (1 if gender == "male" else 2)
+    seq = next(_sequence) % 499 * 2 + (1 if gender == "male" else 2)
     first17 = f"{region}{birth_date:%Y%m%d}{seq:03d}"
     return first17 + check_character(first17)
 

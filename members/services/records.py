@@ -5,7 +5,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -126,6 +128,51 @@ def _normalised_phone(raw: str) -> tuple[str, bytes | None]:
     return phone, blind_index(phone)
 
 
+def _check_phone_free(phone_hash: bytes | None, *, member: Member | None) -> None:
+    # A phone is also a log-in name (members.auth): two records sharing one
+    # would lock both people out of logging in by phone.
+    if phone_hash is None:
+        return
+    others = Member.objects.filter(phone_hash=phone_hash)
+    if member is not None:
+        others = others.exclude(pk=member.pk)
+    if others.exists():
+        raise ValidationError(
+            {
+                "phone": ValidationError(
+                    _("Another member's record already has this phone number."),
+                    code="phone_taken",
+                )
+            }
+        )
+
+
+def _check_record_dates(
+    *,
+    joined_on: datetime.date | None,
+    starts_on: datetime.date | None = None,
+    lost_contact_since: datetime.date | None = None,
+) -> None:
+    day = timezone.localdate()
+    if starts_on is not None and joined_on is not None and starts_on < joined_on:
+        raise ValidationError(
+            {
+                "starts_on": ValidationError(
+                    _("An organization cannot hold a member before they joined."),
+                    code="starts_before_joined",
+                )
+            }
+        )
+    if lost_contact_since is not None and lost_contact_since > day:
+        raise ValidationError(
+            {
+                "lost_contact_since": ValidationError(
+                    _("The date is in the future."), code="date_in_future"
+                )
+            }
+        )
+
+
 @transaction.atomic
 def member_create(
     *,
@@ -157,7 +204,13 @@ def member_create(
                 )
             }
         )
+    _check_record_dates(
+        joined_on=joined_on,
+        starts_on=starts_on,
+        lost_contact_since=fields.get("lost_contact_since"),
+    )
     phone, phone_hash = _normalised_phone(phone)
+    _check_phone_free(phone_hash, member=None)
 
     member = Member.objects.create(
         name=name.strip(),
@@ -187,10 +240,20 @@ def member_create(
 def member_update(*, actor: User, member: Member, **changes: Any) -> Member:
     """Change fields of a member's record the actor may write."""
     require_write(scope_for(actor), current_organization(member))
+    if member.user_id == actor.pk and not actor.is_superuser:
+        # Nobody edits their own record, secretaries included: the change
+        # goes through a correction request that someone else decides.
+        raise PermissionDenied(_("Request a correction to change your own record."))
     member = Member.objects.select_for_update().get(pk=member.pk)
 
     if "phone" in changes:
         changes["phone"], changes["phone_hash"] = _normalised_phone(changes["phone"])
+        _check_phone_free(changes["phone_hash"], member=member)
+    if "joined_on" in changes or "lost_contact_since" in changes:
+        _check_record_dates(
+            joined_on=changes.get("joined_on", member.joined_on),
+            lost_contact_since=changes.get("lost_contact_since"),
+        )
     identity_fields = {
         "id_number",
         "birth_date",
@@ -241,6 +304,7 @@ def id_number_reveal(*, actor: User, member: Member, reason: str) -> str:
         raise OutOfScope()
     if organization is None or not scope.sees_full_ids(organization):
         raise ReadOnlyScope(_("Your role does not allow full ID numbers."))
+    _count_reveal(actor)
 
     audit_record(
         actor=actor,
@@ -251,6 +315,18 @@ def id_number_reveal(*, actor: User, member: Member, reason: str) -> str:
     )
     logger.info("id number revealed member_id=%s actor_id=%s", member.pk, actor.pk)
     return member.id_number
+
+
+def _count_reveal(actor: User) -> None:
+    # Counted here, not in one view, so that the admin, the API and any later
+    # page share one limit per person.
+    key = f"liudong:reveal:{actor.pk}"
+    cache.add(key, 0, timeout=3600)
+    if cache.incr(key) > settings.LIUDONG_REVEALS_PER_HOUR:
+        logger.warning("id number reveal limit reached actor_id=%s", actor.pk)
+        raise PermissionDenied(
+            _("Too many full ID numbers revealed in the last hour; try later.")
+        )
 
 
 @transaction.atomic
@@ -269,11 +345,21 @@ def correction_request_create(
         raise ValidationError(_("Both the new value and a reason are required."))
     if field == "phone":
         requested_value, _hash = _normalised_phone(requested_value)
+    requested_value = requested_value.strip()
+    pending = CorrectionRequest.objects.filter(
+        member=member, field=field, status=CorrectionRequest.Status.PENDING
+    )
+    # A double click, or the same request sent twice, returns the pending
+    # one instead of queueing a copy for the secretary. The value is
+    # encrypted, so the comparison happens here rather than in SQL.
+    for existing in pending:
+        if existing.requested_value == requested_value:
+            return existing
 
     request = CorrectionRequest.objects.create(
         member=member,
         field=field,
-        requested_value=requested_value.strip(),
+        requested_value=requested_value,
         reason=reason.strip(),
         requested_by=actor,
     )
@@ -293,6 +379,8 @@ def correction_request_decide(
     require_write(scope_for(actor), current_organization(request.member))
     if request.status != CorrectionRequest.Status.PENDING:
         raise ValidationError(_("This request has already been decided."))
+    if request.member.user_id == actor.pk and not actor.is_superuser:
+        raise PermissionDenied(_("Someone else decides a request about you."))
     if not approve and not note.strip():
         raise ValidationError({"decision_note": _("Say why the request is rejected.")})
 

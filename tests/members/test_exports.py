@@ -202,6 +202,7 @@ def test_an_export_is_recorded_with_filter_rows_and_masking(
         "rows": 1,
         "masked": True,
         "encoding": "gbk",
+        "format": "csv",
     }
 
 

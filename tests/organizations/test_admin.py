@@ -123,7 +123,10 @@ def test_a_secretary_sees_members_and_organisations_but_not_roles_on_the_index(
         "AuditEvent",
         "CorrectionRequest",
         "Member",
+        "Mobility",
         "Organization",
+        "RosterImport",
+        "Transfer",
     ]
 
 

@@ -243,3 +243,8 @@ class RoleAdmin(OperatorOnlyAdmin):
             ends_on=str(role.ends_on or ""),
         )
         logger.info("role %s role_id=%s actor_id=%s", action, role.pk, request.user.pk)
+
+
+# The admins of the transfer workflow and the index's work queues register
+# themselves on import; they build on the base classes above.
+from organizations.admin import dashboard, transfers  # noqa: E402, F401

@@ -26,6 +26,11 @@ from django.utils.translation import ngettext
 from treebeard.forms import TreeNodeChoiceField
 
 from members import exports
+from members.admin.contacts import (
+    PLACED_FIELDSETS,
+    MemberQueueFilter,
+    MemberWorkMixin,
+)
 from members.identity import IdentityError, mask, parse_phone
 from members.models import (
     AuditEvent,
@@ -38,6 +43,7 @@ from members.models import (
     User,
 )
 from members.selectors import (
+    Access,
     current_organization,
     member_list,
     membership_history,
@@ -267,7 +273,7 @@ class MemberAddForm(MemberForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ScopedAdmin):
+class MemberAdmin(MemberWorkMixin, ScopedAdmin):
     form = MemberForm
     write_access = "scope"
     list_display = (
@@ -280,6 +286,7 @@ class MemberAdmin(ScopedAdmin):
         "occupation",
     )
     list_filter = (
+        MemberQueueFilter,
         OrganizationFilter,
         "status",
         "occupation",
@@ -322,6 +329,10 @@ class MemberAdmin(ScopedAdmin):
                 (_("Party membership"), {"fields": PARTY_FIELDS}),
                 (_("Work and residence"), {"fields": LIFE_FIELDS}),
             ]
+        if self.member_access(request, obj) is Access.PLACED:
+            # Dual management: the inflow side sees what it needs to host
+            # the member, never the history or (later) income and dues.
+            return PLACED_FIELDSETS
         secrets = ("id_number_masked", "phone_masked")
         if self.has_change_permission(request, obj):
             secrets = ("id_number_masked", "new_id_number", "phone_masked", "new_phone")
@@ -376,6 +387,7 @@ class MemberAdmin(ScopedAdmin):
     ):
         if obj is not None:
             context["can_reveal"] = self._sees_full_id(request, obj)
+            context.update(self.work_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -388,6 +400,7 @@ class MemberAdmin(ScopedAdmin):
                 wrap(self.reveal_view),
                 name="{}_{}_reveal".format(*info),
             ),
+            *self.work_urls(),
             *super().get_urls(),
         ]
 
@@ -426,6 +439,9 @@ class MemberAdmin(ScopedAdmin):
         encoding = params.pop("encoding", ["utf-8"])[-1]
         if encoding not in exports.ENCODINGS:
             return HttpResponseBadRequest(_("Unknown encoding."))
+        file_format = params.pop("format", ["csv"])[-1]
+        if file_format not in exports.FORMATS:
+            return HttpResponseBadRequest(_("Unknown format."))
         # The changelist refuses parameters it does not know.
         request.GET = params
         try:
@@ -444,15 +460,17 @@ class MemberAdmin(ScopedAdmin):
             rows=changelist.result_count,
             masked=masked,
             encoding=encoding,
+            format=file_format,
         )
         logger.info(
-            "roster exported actor_id=%s rows=%s masked=%s",
+            "roster exported actor_id=%s rows=%s masked=%s format=%s",
             request.user.pk,
             changelist.result_count,
             masked,
+            file_format,
         )
         return exports.roster_response(
-            changelist.queryset, scope=scope, encoding=encoding
+            changelist.queryset, scope=scope, encoding=encoding, file_format=file_format
         )
 
     @admin.display(description=_("ID number"))
@@ -681,3 +699,11 @@ class OccupationAdmin(CodeTableAdmin):
 @admin.register(User)
 class UserAdmin(OperatorOnlyAdmin, DjangoUserAdmin):
     """Login accounts: operators only (DESIGN.md §2)."""
+
+
+# The mobility admin and its queues register themselves on import.
+from members.admin import mobility  # noqa: E402, F401
+
+# The roster import admin registers itself on import.
+# isort: split
+from members import admin_roster  # noqa: E402, F401
