@@ -318,6 +318,14 @@ class MemberAdmin(MemberWorkMixin, ScopedAdmin):
     def get_search_results(self, request, queryset, search_term):
         return search(queryset, search_term), False
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # Django lets a URL filter on any plain column; the encrypted values
+        # and their blind indexes are matched only through the search box.
+        sealed = ("id_number", "phone", "id_number_hash", "phone_hash")
+        if lookup.split("__")[0] in sealed:
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [

@@ -98,9 +98,29 @@ def _check_destination(region: Region) -> None:
         )
 
 
+# Members report before they leave (DESIGN.md §3), so a departure may lie a
+# little ahead; further ahead, or before the member was born, is a typing
+# error that would otherwise lock the stay (it cannot end before it began).
+REGISTER_AHEAD_DAYS = 90
+
+
 def _check_stay_dates(
-    left_on: datetime.date, expected_return_on: datetime.date | None
+    left_on: datetime.date,
+    expected_return_on: datetime.date | None,
+    *,
+    member: Member,
 ) -> None:
+    latest = timezone.localdate() + datetime.timedelta(days=REGISTER_AHEAD_DAYS)
+    if not member.birth_date < left_on <= latest:
+        raise ValidationError(
+            {
+                "left_on": ValidationError(
+                    _("Give a departure date between birth and %(latest)s.")
+                    % {"latest": latest.isoformat()},
+                    code="left_on_out_of_range",
+                )
+            }
+        )
     if expected_return_on is not None and expected_return_on < left_on:
         raise ValidationError(
             {
@@ -147,7 +167,7 @@ def mobility_register(
     if organization is None:
         raise ValidationError(_("No organization holds this member's relationship."))
     _check_destination(destination_region)
-    _check_stay_dates(left_on, expected_return_on)
+    _check_stay_dates(left_on, expected_return_on, member=member)
     if not contact.strip():
         raise ValidationError({"contact": _("Say how to reach the member there.")})
     if Mobility.objects.filter(
@@ -402,7 +422,7 @@ def mobility_move_on(
     _authorise_mobility(actor, mobility, member_may=True)
     _require_active(mobility)
     _check_destination(destination_region)
-    _check_stay_dates(left_on, expected_return_on)
+    _check_stay_dates(left_on, expected_return_on, member=mobility.member)
     if not contact.strip():
         raise ValidationError({"contact": _("Say how to reach the member there.")})
 

@@ -710,3 +710,18 @@ def test_a_secretary_sees_the_audit_events_of_their_members_only(
     response = client.get(AUDIT_URL)
 
     assert [e.member.name for e in response.context["cl"].result_list] == ["张三"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?id_number_hash=1", "?phone_hash=1", "?id_number=1", "?phone__contains=1"],
+)
+def test_filtering_on_sealed_columns_through_the_url_is_refused(
+    client, everyone, secretary_of_a, query
+):
+    client.force_login(secretary_of_a)
+
+    response = client.get(LIST_URL + query)
+
+    # Django answers a disallowed lookup as a bad request, not a crash.
+    assert response.status_code == 400

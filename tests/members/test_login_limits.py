@@ -54,3 +54,16 @@ def test_a_phone_shared_by_two_records_logs_nobody_in(client, member, branch_a):
     assert other.phone == member.phone
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_staff_without_a_member_record_land_in_the_admin(client, secretary_of_a):
+    response = log_in(client, "sec_a")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+
+
+def test_a_member_lands_in_the_portal(client, member):
+    response = log_in(client, "member1")
+
+    assert response["Location"] == "/"

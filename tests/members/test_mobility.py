@@ -147,6 +147,28 @@ def test_another_branch_cannot_register_the_member(member, changsha, secretary_o
         register(secretary_of_b, member, changsha)
 
 
+@pytest.mark.parametrize(
+    "left_on",
+    [datetime.date(9999, 12, 31), datetime.date(1900, 1, 1)],
+)
+def test_a_departure_date_that_would_lock_the_stay_is_refused(
+    member, member_user, changsha, left_on
+):
+    with pytest.raises(ValidationError) as excinfo:
+        register(member_user, member, changsha, left_on=left_on)
+
+    assert excinfo.value.error_dict["left_on"][0].code == "left_on_out_of_range"
+    assert not Mobility.objects.exists()
+
+
+def test_a_departure_planned_within_ninety_days_is_accepted(
+    member, member_user, changsha
+):
+    stay = register(member_user, member, changsha, left_on=today() + 90 * DAY)
+
+    assert stay.left_on == today() + 90 * DAY
+
+
 def test_a_member_has_one_active_stay(away, member, member_user, changsha):
     with pytest.raises(services.MobilityStateError) as excinfo:
         register(member_user, member, changsha)
