@@ -183,6 +183,10 @@ def roster_response(
 ) -> StreamingHttpResponse | FileResponse:
     """Send the roster of ``members`` as a CSV (streamed) or XLSX download."""
     if file_format == "xlsx":
+        # TODO: build large workbooks in a Celery task and offer the file
+        # when ready (a million rows take about 15 minutes, too long for a
+        # request; see docs/benchmarks.md); waits for the background report
+        # exports of issue 9.
         response = FileResponse(
             roster_xlsx(members, scope=scope),
             as_attachment=True,

@@ -715,3 +715,6 @@ from members.admin import mobility  # noqa: E402, F401
 # The roster import admin registers itself on import.
 # isort: split
 from members import admin_roster  # noqa: E402, F401
+
+# The needs survey and yearly report admin registers itself on import.
+from members.admin import surveys  # noqa: E402, F401
