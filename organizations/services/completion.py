@@ -23,12 +23,35 @@ from organizations.services._common import (
     locked,
 )
 
+HOLDING_KINDS = frozenset(
+    {
+        Organization.Kind.BRANCH,
+        Organization.Kind.JOINT_BRANCH,
+        Organization.Kind.MOBILE_BRANCH,
+        Organization.Kind.GENERAL_BRANCH,
+    }
+)
+
 
 def _placement(
     actor: User, transfer: Transfer, placed_in: Organization | None
 ) -> Organization | None:
     destination = transfer.to_organization
-    if destination is None or placed_in is None:
+    if destination is None:
+        return None
+    holder = placed_in or destination
+    if holder.kind not in HOLDING_KINDS:
+        # A letter may be addressed to a committee, but a committee holds no
+        # members itself: it places the member in one of its branches.
+        raise ValidationError(
+            {
+                "placed_in": ValidationError(
+                    _("Choose the branch that will hold the member."),
+                    code="placement_not_branch",
+                )
+            }
+        )
+    if placed_in is None:
         return destination
     if not placed_in.path.startswith(destination.path):
         raise ValidationError(

@@ -9,6 +9,7 @@ import logging
 import secrets
 from typing import IO
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -94,6 +95,9 @@ def _checked_validity(days: int | None) -> int:
     return days
 
 
+PREPAID_MONTHS_MAX = 6
+
+
 def _checked_dues(month: datetime.date | None, *, on: datetime.date) -> datetime.date:
     if month is None:
         raise ValidationError({"dues_paid_through": _("This field is required.")})
@@ -105,6 +109,20 @@ def _checked_dues(month: datetime.date | None, *, on: datetime.date) -> datetime
                     _("Dues must be paid through %(month)s at least."),
                     code="dues_not_paid",
                     params={"month": f"{required:%Y-%m}"},
+                )
+            }
+        )
+    # Dues paid in advance are at most six months at a time (DESIGN.md,
+    # dues); a month beyond that is a typing error the letter would print
+    # as fact.
+    latest = on.replace(day=1) + relativedelta(months=PREPAID_MONTHS_MAX)
+    if month.replace(day=1) > latest:
+        raise ValidationError(
+            {
+                "dues_paid_through": ValidationError(
+                    _("Dues cannot be paid beyond %(month)s."),
+                    code="dues_too_far_ahead",
+                    params={"month": f"{latest:%Y-%m}"},
                 )
             }
         )

@@ -574,17 +574,17 @@ def test_a_step_page_for_a_letter_moved_on_says_so(client, accepted, secretary_o
 def test_recording_the_arrival_moves_the_member_into_the_chosen_branch(
     client, accepted, member, branch_b, secretary_of_b
 ):
-    group = factories.make_organization(branch_b, code="G-B", kind="group")
+    sub_branch = factories.make_organization(branch_b, code="G-B", kind="branch")
     client.force_login(secretary_of_b)
 
-    response = client.post(step_url(accepted, "report"), {"placed_in": group.pk})
+    response = client.post(step_url(accepted, "report"), {"placed_in": sub_branch.pk})
 
     assert response.status_code == 302
     assert state_of(accepted) == State.REPORTED
     roster = client.get(reverse("admin:members_member_changelist"))
     assert [m.pk for m in roster.context["cl"].result_list] == [member.pk]
     assert member.membership_periods.get(period__contains=today()).organization == (
-        group
+        sub_branch
     )
 
 

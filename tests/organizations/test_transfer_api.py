@@ -374,7 +374,7 @@ def test_a_step_the_state_does_not_allow_answers_with_its_code(api, accepted):
 def test_the_arrival_places_the_member_in_a_branch_below(
     api, accepted, member, branch_b
 ):
-    group = factories.make_organization(branch_b, code="G-B", kind="group")
+    sub_branch = factories.make_organization(branch_b, code="G-B", kind="branch")
 
     response = api("secretary_of_b").post(
         step_url(accepted, "report"), {"placed_in": "G-B"}, format="json"
@@ -383,7 +383,7 @@ def test_the_arrival_places_the_member_in_a_branch_below(
     assert response.json()["state"] == "reported"
     assert response.json()["placed_in"] == "G-B"
     assert member.membership_periods.get(period__contains=today()).organization == (
-        group
+        sub_branch
     )
 
 

@@ -319,6 +319,35 @@ def test_dues_must_be_paid_through_the_month_before_issue(
     assert excinfo.value.error_dict["dues_paid_through"][0].code == "dues_not_paid"
 
 
+def test_a_committee_cannot_hold_the_member_it_receives(
+    member, city_committee, secretary_of_a, committee_staff
+):
+    letter = issued(secretary_of_a, member, city_committee)
+    services.transfer_accept(actor=committee_staff, transfer=letter)
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.transfer_report(actor=committee_staff, transfer=letter)
+
+    assert excinfo.value.error_dict["placed_in"][0].code == "placement_not_branch"
+    assert Transfer.objects.get(pk=letter.pk).state == "accepted"
+
+
+def test_dues_paid_more_than_six_months_ahead_are_refused(
+    member, branch_b, secretary_of_a
+):
+    month = today().replace(day=1)
+    six_ahead = (month + 190 * DAY).replace(day=1)
+    seven_ahead = (month + 220 * DAY).replace(day=1)
+
+    with pytest.raises(ValidationError) as excinfo:
+        draft(secretary_of_a, member, branch_b, dues_paid_through=seven_ahead)
+    letter = draft(secretary_of_a, member, branch_b, dues_paid_through=six_ahead)
+
+    code = excinfo.value.error_dict["dues_paid_through"][0].code
+    assert code == "dues_too_far_ahead"
+    assert letter.dues_paid_through == six_ahead
+
+
 def test_the_setting_can_require_dues_through_the_month_of_issue(
     member, branch_b, secretary_of_a, settings
 ):
