@@ -14,13 +14,16 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from treebeard.forms import movenodeform_factory
 
 from members.services import audit_record
+from organizations.admin.bulk import MOVE_MEMBERS
+from organizations.admin.steps import run_step
 from organizations.models import Organization, Region, Role
 from organizations.scope import (
     OutOfScope,
@@ -185,15 +188,52 @@ class OrganizationAdmin(ScopedAdmin):
     search_fields = ("name", "code")
     ordering = ("path",)
     autocomplete_fields = ("region",)
+    readonly_fields = ("members_action",)
 
     def scoped_queryset(self, request, scope):
         return organizations_in_scope(scope)
+
+    @admin.display(description=_("Members"))
+    def members_action(self, organization: Organization) -> str:
+        if organization.pk is None:
+            return "-"
+        url = reverse(
+            "admin:organizations_organization_move_members", args=[organization.pk]
+        )
+        return format_html(
+            '<a class="button" href="{}">{}</a>', url, MOVE_MEMBERS.label
+        )
 
     @admin.display(description=_("name"), ordering="path")
     def indented_name(self, organization: Organization) -> str:
         # Ideographic spaces indent without markup, so no inline style is
         # needed under a strict Content Security Policy.
         return "\u3000" * (organization.depth - 1) + organization.name
+
+    def get_urls(self):
+        move = self.admin_site.admin_view(self.move_members_view)
+        return [
+            path(
+                "<path:object_id>/move-members/",
+                move,
+                name="organizations_organization_move_members",
+            ),
+            *super().get_urls(),
+        ]
+
+    def move_members_view(self, request, object_id):
+        """Move every member of a dissolved or merged branch elsewhere."""
+        organization = self.get_object(request, object_id)
+        scope = request_scope(request)
+        if not scope.writes(organization):
+            raise PermissionDenied
+        return run_step(
+            self,
+            request,
+            organization,
+            MOVE_MEMBERS,
+            form_kwargs={"origin": organization, "scope": scope},
+        )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
