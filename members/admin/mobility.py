@@ -12,7 +12,6 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -20,8 +19,6 @@ from members.admin.contacts import MEMBER_CHANGELIST
 from members.models import Member, Mobility, Occupation
 from members.selectors import (
     MOBILITY_QUEUES,
-    current_organization,
-    member_get,
     members_lost_contact,
     mobilities_in_queue,
     mobilities_in_scope,
@@ -44,6 +41,7 @@ from organizations.admin.steps import (
     MonthField,
     OrganizationChoiceField,
     Step,
+    run_member_step,
     run_step,
 )
 from organizations.models import Organization, Region
@@ -455,22 +453,6 @@ class MobilityAdmin(ScopedAdmin):
         """Register the member in ``?member=`` as going out."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        member_id = request.GET.get("member", "")
-        if not member_id.isdigit():
-            return TemplateResponse(
-                request,
-                "admin/members/mobility/start.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "opts": self.opts,
-                    "title": _("Register going out"),
-                },
-            )
-        scope = request_scope(request)
-        member = member_get(scope=scope, member_id=int(member_id))
-        holder = current_organization(member)
-        if holder is None or not scope.writes(holder):
-            raise PermissionDenied
         step = Step(
             name="register",
             label=_("Register going out"),
@@ -478,17 +460,14 @@ class MobilityAdmin(ScopedAdmin):
             form=StayForm,
             run=self._register,
         )
-        summary = [
-            (_("Member"), member.name),
-            (_("ID number"), member.masked_id_number),
-            (_("Outflow organization"), holder.name),
-        ]
-        return run_step(
+        return run_member_step(
             self,
             request,
-            member,
             step,
-            context={"original": None, "summary": summary},
+            scope=request_scope(request),
+            start_template="admin/members/mobility/start.html",
+            start_title=_("Register going out"),
+            holder_label=_("Outflow organization"),
         )
 
     @staticmethod

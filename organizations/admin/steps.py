@@ -13,11 +13,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from treebeard.forms import TreeNodeChoiceField
+
+from members.selectors import current_organization, member_get
 
 STEP_TEMPLATE = "admin/organizations/step.html"
 
@@ -131,4 +134,47 @@ def run_step(
             "media": model_admin.media + form.media,
             **(context or {}),
         },
+    )
+
+
+def run_member_step(
+    model_admin,
+    request,
+    step: Step,
+    *,
+    scope,
+    start_template: str,
+    start_title: str,
+    holder_label: str,
+):
+    """Run ``step`` for the member in ``?member=``, or ask which member.
+
+    The member must be held by an organisation the actor may write.
+    """
+    member_id = request.GET.get("member", "")
+    if not member_id.isdigit():
+        return TemplateResponse(
+            request,
+            start_template,
+            {
+                **model_admin.admin_site.each_context(request),
+                "opts": model_admin.opts,
+                "title": start_title,
+            },
+        )
+    member = member_get(scope=scope, member_id=int(member_id))
+    holder = current_organization(member)
+    if holder is None or not scope.writes(holder):
+        raise PermissionDenied
+    summary = [
+        (_("Member"), member.name),
+        (_("ID number"), member.masked_id_number),
+        (holder_label, holder.name),
+    ]
+    return run_step(
+        model_admin,
+        request,
+        member,
+        step,
+        context={"original": None, "summary": summary},
     )

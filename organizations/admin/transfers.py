@@ -15,7 +15,6 @@ from django.core.validators import MaxValueValidator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -23,7 +22,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from members.models import Ethnicity, Member
-from members.selectors import current_organization, member_get
 from members.services import audit_record
 from organizations import letters, services
 from organizations.admin import ScopedAdmin, request_scope
@@ -33,6 +31,7 @@ from organizations.admin.steps import (
     MonthField,
     OrganizationChoiceField,
     Step,
+    run_member_step,
     run_step,
 )
 from organizations.models import Organization, Transfer
@@ -476,22 +475,6 @@ class TransferAdmin(ScopedAdmin):
         """Draft, and by default issue, a letter for ``?member=``."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        member_id = request.GET.get("member", "")
-        if not member_id.isdigit():
-            return TemplateResponse(
-                request,
-                "admin/organizations/transfer/start.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "opts": self.opts,
-                    "title": _("Start a transfer"),
-                },
-            )
-        scope = request_scope(request)
-        member = member_get(scope=scope, member_id=int(member_id))
-        holder = current_organization(member)
-        if holder is None or not scope.writes(holder):
-            raise PermissionDenied
         step = Step(
             name="create",
             label=_("Create the letter"),
@@ -499,13 +482,14 @@ class TransferAdmin(ScopedAdmin):
             run=self._create,
             form=TransferCreateForm,
         )
-        summary = [
-            (_("Member"), member.name),
-            (_("ID number"), member.masked_id_number),
-            (_("From"), holder.name),
-        ]
-        return run_step(
-            self, request, member, step, context={"original": None, "summary": summary}
+        return run_member_step(
+            self,
+            request,
+            step,
+            scope=request_scope(request),
+            start_template="admin/organizations/transfer/start.html",
+            start_title=_("Start a transfer"),
+            holder_label=_("From"),
         )
 
     @staticmethod
