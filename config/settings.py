@@ -327,6 +327,48 @@ LIUDONG_ROSTER_IMPORT_RETENTION_DAYS = env.int(
     "LIUDONG_ROSTER_IMPORT_RETENTION_DAYS", default=7
 )
 
+# Dues (DESIGN.md, dues). Amounts round half-up to the fen unless a province
+# rules otherwise. Making up more than this many months of arrears, or paying
+# more than this many months ahead, needs the secretary's approval.
+LIUDONG_DUES_ROUNDING = env.str("LIUDONG_DUES_ROUNDING", default="ROUND_HALF_UP")
+if LIUDONG_DUES_ROUNDING not in {"ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_DOWN"}:
+    raise ImproperlyConfigured(
+        "LIUDONG_DUES_ROUNDING must be ROUND_HALF_UP, ROUND_HALF_EVEN or ROUND_DOWN"
+    )
+LIUDONG_DUES_MAX_ARREARS_MONTHS = env.int("LIUDONG_DUES_MAX_ARREARS_MONTHS", default=6)
+LIUDONG_DUES_MAX_AHEAD_MONTHS = env.int("LIUDONG_DUES_MAX_AHEAD_MONTHS", default=6)
+# The gateway members pay through: sandbox (demo and tests), wechat, alipay.
+LIUDONG_DUES_GATEWAY = env.str("LIUDONG_DUES_GATEWAY", default="sandbox")
+if LIUDONG_DUES_GATEWAY not in {"sandbox", "wechat", "alipay"}:
+    raise ImproperlyConfigured("LIUDONG_DUES_GATEWAY must be sandbox, wechat or alipay")
+if PRODUCTION and LIUDONG_DUES_GATEWAY == "sandbox":
+    raise ImproperlyConfigured("the sandbox dues gateway is not for production")
+# Signs the sandbox gateway's callbacks; any value outside production.
+LIUDONG_DUES_SANDBOX_SECRET = env.str(
+    "LIUDONG_DUES_SANDBOX_SECRET", default="sandbox-not-a-secret"
+)
+# An order still pending after this many minutes is asked about by the
+# reconciliation job (a lost callback); unpaid orders close after a day.
+LIUDONG_DUES_RECONCILE_AFTER_MINUTES = env.int(
+    "LIUDONG_DUES_RECONCILE_AFTER_MINUTES", default=15
+)
+LIUDONG_DUES_ORDER_TTL_HOURS = env.int("LIUDONG_DUES_ORDER_TTL_HOURS", default=24)
+# The base URL gateways call back and return to (scheme and host, no slash).
+LIUDONG_PUBLIC_URL = env.str("LIUDONG_PUBLIC_URL", default="http://127.0.0.1:8000")
+# WeChat Pay API v3 (merchant id, app id, certificate serial, private key
+# file, API v3 key, platform certificate directory) and Alipay (app id,
+# private key file, Alipay public key file, sandbox flag).
+WECHATPAY_MCHID = env.str("WECHATPAY_MCHID", default="")
+WECHATPAY_APPID = env.str("WECHATPAY_APPID", default="")
+WECHATPAY_CERT_SERIAL_NO = env.str("WECHATPAY_CERT_SERIAL_NO", default="")
+WECHATPAY_PRIVATE_KEY_FILE = env.str("WECHATPAY_PRIVATE_KEY_FILE", default="")
+WECHATPAY_APIV3_KEY = env.str("WECHATPAY_APIV3_KEY", default="")
+WECHATPAY_CERT_DIR = env.str("WECHATPAY_CERT_DIR", default="")
+ALIPAY_APPID = env.str("ALIPAY_APPID", default="")
+ALIPAY_PRIVATE_KEY_FILE = env.str("ALIPAY_PRIVATE_KEY_FILE", default="")
+ALIPAY_PUBLIC_KEY_FILE = env.str("ALIPAY_PUBLIC_KEY_FILE", default="")
+ALIPAY_SANDBOX = env.bool("ALIPAY_SANDBOX", default=False)
+
 LOG_LEVEL = env.str("LIUDONG_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

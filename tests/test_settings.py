@@ -51,6 +51,7 @@ def production() -> dict[str, str]:
     return {
         "DJANGO_ENV": "production",
         "DJANGO_ALLOWED_HOSTS": "liudong.example.org",
+        "LIUDONG_DUES_GATEWAY": "wechat",
         **_generated_keys(),
     }
 
@@ -88,6 +89,7 @@ def test_production_with_generated_keys_passes_the_deployment_checks(production)
         ("LIUDONG_ENCRYPTION_KEYS", "LIUDONG_ENCRYPTION_KEYS must be set"),
         ("LIUDONG_BLIND_INDEX_KEY", "LIUDONG_BLIND_INDEX_KEY must be set"),
         ("DJANGO_ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS must be set"),
+        ("LIUDONG_DUES_GATEWAY", "the sandbox dues gateway is not for production"),
     ],
 )
 def test_production_refuses_to_start_without(production, variable, message):
@@ -143,6 +145,11 @@ def test_production_refuses_the_public_development_keys(
             "LIUDONG_CELERY_EAGER",
             "1",
             "LIUDONG_CELERY_EAGER and LIUDONG_NO_REDIS are for demos, not production",
+        ),
+        (
+            "LIUDONG_DUES_GATEWAY",
+            "sandbox",
+            "the sandbox dues gateway is not for production",
         ),
     ],
 )
