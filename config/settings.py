@@ -5,6 +5,7 @@ test get working defaults; production (``DJANGO_ENV=production``) refuses to
 start without its secrets.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -334,6 +335,18 @@ LIUDONG_DUES_ROUNDING = env.str("LIUDONG_DUES_ROUNDING", default="ROUND_HALF_UP"
 if LIUDONG_DUES_ROUNDING not in {"ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_DOWN"}:
     raise ImproperlyConfigured(
         "LIUDONG_DUES_ROUNDING must be ROUND_HALF_UP, ROUND_HALF_EVEN or ROUND_DOWN"
+    )
+# The first month the platform keeps a ledger for; months before it were
+# collected on paper and are not owed here.
+try:
+    LIUDONG_DUES_LEDGER_START = datetime.date.fromisoformat(
+        env.str("LIUDONG_DUES_LEDGER_START", default="2026-01-01")
+    )
+except ValueError:
+    LIUDONG_DUES_LEDGER_START = None
+if LIUDONG_DUES_LEDGER_START is None or LIUDONG_DUES_LEDGER_START.day != 1:
+    raise ImproperlyConfigured(
+        "LIUDONG_DUES_LEDGER_START must be a first of month (YYYY-MM-01)"
     )
 LIUDONG_DUES_MAX_ARREARS_MONTHS = env.int("LIUDONG_DUES_MAX_ARREARS_MONTHS", default=6)
 LIUDONG_DUES_MAX_AHEAD_MONTHS = env.int("LIUDONG_DUES_MAX_AHEAD_MONTHS", default=6)
