@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from psycopg2.extras import DateRange
 
+from dues.services.ledger import regenerate_member_ledger
 from members.crypto import blind_index
 from members.identity import (
     IdentityError,
@@ -230,6 +231,7 @@ def member_create(
     audit_record(
         actor=actor, action="member.create", member=member, organization=organization
     )
+    transaction.on_commit(lambda: regenerate_member_ledger(member.pk))
     logger.info(
         "member created member_id=%s organization_id=%s", member.pk, organization.pk
     )

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from psycopg2.extras import DateRange
 
+from dues.services.ledger import regenerate_member_ledger
 from members.identity import parse_id_number
 from members.models import Member, MembershipPeriod, User
 from members.services import mobility_close_for_transfer, validate_record
@@ -178,6 +179,7 @@ def transfer_report(
         member, origin=transfer.from_organization, destination=branch, day=effective
     )
     mobility_close_for_transfer(member=member, transfer_id=transfer.pk, on=effective)
+    transaction.on_commit(lambda: regenerate_member_ledger(member.pk))
     if branch is None and effective <= day:
         Member.objects.filter(pk=member.pk).update(
             status=Member.Status.TRANSFERRED_OUT, updated_at=timezone.now()
