@@ -21,23 +21,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from members.models import Member, User
 from members.services import audit_record
 from organizations.models import Organization, Transfer, TransferState
+from organizations.pdf import escape_markup, pdf_styles
 from organizations.scope import OutOfScope, Scope, scope_for
 from organizations.selectors import transfer_list
 
 logger = logging.getLogger(__name__)
 
-# One of the CID fonts every PDF reader carries: no font file to ship, and
-# the Chinese text stays extractable for copying and for the tests.
-FONT = "STSong-Light"
 CODE_LENGTH = 10
 _CODE_SALT = "liudong.organizations.letters.code"
 # Look-alikes a person may type when copying the code off paper; the code
@@ -133,32 +128,6 @@ def sees_full_id(scope: Scope, transfer: Transfer) -> bool:
 # Every string of the letter has the context "transfer letter": short words
 # such as "Name" or "Phone" otherwise take whatever translation another
 # app's catalogue gives them.
-
-
-def _font() -> str:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
-
-
-def _styles() -> dict[str, ParagraphStyle]:
-    font = _font()
-    body = ParagraphStyle(
-        "body", fontName=font, fontSize=11, leading=17, wordWrap="CJK"
-    )
-    return {
-        "title": ParagraphStyle(
-            "title", parent=body, fontSize=18, leading=26, alignment=1
-        ),
-        "heading": ParagraphStyle(
-            "heading", parent=body, fontSize=14, leading=20, alignment=1
-        ),
-        "body": body,
-        "small": ParagraphStyle("small", parent=body, fontSize=9, leading=13),
-        "void": ParagraphStyle(
-            "void", parent=body, fontSize=13, textColor=colors.red, alignment=1
-        ),
-    }
 
 
 def _issuer_name(organization: Organization | None) -> str:
@@ -260,14 +229,10 @@ def _table(rows: list[tuple[str, str]], styles) -> Table:
     return table
 
 
-def _escape(text: str) -> str:
-    # Paragraph reads a small markup language; names are data, not markup.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _letter_part(transfer: Transfer, styles, *, full_id: bool) -> list:
     rows = [
-        (label, _escape(value)) for label, value in _rows(transfer, full_id=full_id)
+        (label, escape_markup(value))
+        for label, value in _rows(transfer, full_id=full_id)
     ]
     to = _party(transfer.to_organization, transfer.to_external)
     code = format_code(letter_code(transfer))
@@ -287,7 +252,7 @@ def _letter_part(transfer: Transfer, styles, *, full_id: bool) -> list:
         ),
         Spacer(1, 4 * mm),
         Paragraph(
-            _escape(
+            escape_markup(
                 pgettext(
                     "transfer letter", "To %(to)s: please receive the member below."
                 )
@@ -325,7 +290,7 @@ def _receipt_part(transfer: Transfer, styles) -> list:
         Paragraph("- " * 45, styles["small"]),
         Paragraph(pgettext("transfer letter", "Receipt"), styles["heading"]),
         Spacer(1, 3 * mm),
-        Paragraph(_escape(text), styles["body"]),
+        Paragraph(escape_markup(text), styles["body"]),
         Spacer(1, 8 * mm),
         Paragraph(
             pgettext(
@@ -339,7 +304,7 @@ def _receipt_part(transfer: Transfer, styles) -> list:
 
 def letter_render(transfer: Transfer, *, full_id: bool) -> bytes:
     """Draw ``transfer``'s letter and its receipt (回执) as a PDF."""
-    styles = _styles()
+    styles = pdf_styles()
     story = [
         *_letter_part(transfer, styles, full_id=full_id),
         Spacer(1, 10 * mm),

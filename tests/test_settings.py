@@ -47,13 +47,44 @@ def _generated_keys(*args: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def production() -> dict[str, str]:
+def merchant_key(tmp_path_factory) -> Path:
+    """A WeChat Pay merchant key file, as an operator would install one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path_factory.mktemp("wechatpay") / "apiclient_key.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def production(merchant_key) -> dict[str, str]:
     return {
         "DJANGO_ENV": "production",
         "DJANGO_ALLOWED_HOSTS": "liudong.example.org",
+        # Production refuses the sandbox, so a real gateway is configured.
         "LIUDONG_DUES_GATEWAY": "wechat",
+        "WECHATPAY_MCHID": "1900000109",
+        "WECHATPAY_APPID": "wxd678efh567hg6787",
+        "WECHATPAY_CERT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        "WECHATPAY_PRIVATE_KEY_FILE": str(merchant_key),
+        "WECHATPAY_APIV3_KEY": "0123456789abcdef0123456789abcdef",
         **_generated_keys(),
     }
+
+
+def test_production_with_a_half_configured_gateway_fails_the_checks(production):
+    result = _run("manage.py", "check", **{**production, "WECHATPAY_APPID": ""})
+
+    assert result.returncode == 1
+    assert "WECHATPAY_APPID must be set for the wechat dues gateway" in result.stderr
 
 
 def _refusal(production, **changes) -> str:
