@@ -11,5 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("dues/", include("dues.urls")),
+    path("pay/", include("dues.callback_urls")),
     path("", include("members.urls")),
 ]
