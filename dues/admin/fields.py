@@ -1,0 +1,39 @@
+"""Form fields the dues admin pages share."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.utils.translation import gettext_lazy as _
+
+from dues.models import MONEY, Assessment
+from members.models import Member
+from members.selectors import member_list
+from organizations.scope import Scope
+
+
+class MoneyField(forms.DecimalField):
+    """Yuan with two places, never negative."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        super().__init__(
+            max_digits=MONEY["max_digits"],
+            decimal_places=MONEY["decimal_places"],
+            **kwargs,
+        )
+
+
+class MemberInScopeField(forms.ModelChoiceField):
+    """A member whose relationship the actor may change, found by name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Member.objects.none(), label=_("member"), **kwargs)
+        # The admin's own autocomplete over the member admin's search: a
+        # province holds too many members for a plain list.
+        self.widget = AutocompleteSelect(
+            Assessment._meta.get_field("member"), admin.site
+        )
+
+    def limit_to(self, scope: Scope) -> None:
+        self.queryset = member_list(scope=scope, write=True)
+        self.widget.choices = self.choices
