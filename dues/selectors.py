@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 
 from dues.models import LedgerEntry
 from dues.rules import month_start
-from members.models import Member
+from members.models import ACTIVE_MOBILITY_STATUSES, Member, Mobility
 from organizations.models import Organization
 from organizations.scope import OutOfScope, Scope, subtree_q
 from organizations.scope import today as local_today
@@ -361,3 +361,23 @@ def paid_through(member: Member) -> datetime.date | None:
     if first_open is not None:
         settled = settled.filter(month__lt=first_open)
     return settled.aggregate(last=Max("month"))["last"]
+
+
+def inflow_collector(member: Member) -> Organization | None:
+    """The inflow organisation ``member`` may pay dues to, if any.
+
+    DESIGN.md (dues): a member away with a mobile activity certificate may
+    pay at the inflow organisation once they have reported there.
+    """
+    mobility = (
+        Mobility.objects.filter(
+            member=member,
+            status__in=ACTIVE_MOBILITY_STATUSES,
+            inflow_organization__isnull=False,
+            reported_on__isnull=False,
+        )
+        .exclude(certificate_number="")
+        .select_related("inflow_organization")
+        .first()
+    )
+    return mobility.inflow_organization if mobility else None

@@ -21,10 +21,9 @@ from dues.forms import PayableMonth, PayForm, PayNowForm
 from dues.gateways import GatewayError
 from dues.models import LedgerEntry, PaymentOrder
 from dues.receipts import receipt_pdf
-from dues.selectors import member_statement
+from dues.selectors import inflow_collector, member_statement
 from dues.services.payments import open_order, start_payment
-from members.models import Member, Mobility
-from members.selectors import mobility_own
+from members.models import Member
 from members.views import member_page
 
 # Paid months shown on the dues page; older ones are on the receipts.
@@ -69,18 +68,6 @@ def _ahead(statement) -> list[PayableMonth]:
             break
         months.append(PayableMonth(month, amount, "ahead"))
     return months
-
-
-def _inflow_for_dues(user) -> "Mobility | None":
-    """The placement that lets the member pay at the inflow organisation.
-
-    DESIGN.md: a holder of a mobile activity certificate may pay to the
-    inflow organisation while away, once it has accepted them.
-    """
-    stay = mobility_own(user=user)
-    if stay is None or stay.reported_on is None or not stay.certificate_number:
-        return None
-    return stay.inflow_organization
 
 
 def _own_order(member: Member, reference: str) -> PaymentOrder:
@@ -135,7 +122,7 @@ def home(request, member):
     statement = member_statement(member)
     paid = statement.paid[:PAID_HISTORY_MONTHS]
     prefetch_related_objects(paid, "payment")
-    inflow = _inflow_for_dues(request.user)
+    inflow = inflow_collector(member)
     form = PayForm(
         request.POST if request.method == "POST" else None,
         payable=_payable(statement),

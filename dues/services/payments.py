@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 from dues import gateways, rules
 from dues.gateways import ONLINE_CHANNELS, get_gateway
 from dues.models import LedgerEntry, PaymentLine, PaymentOrder
+from dues.selectors import inflow_collector
 from dues.services.settlement import (
     OFFLINE_CHANNELS,
     PaymentError,
@@ -52,7 +53,7 @@ from dues.services.settlement import (
     send_refund,
     settle,
 )
-from members.models import ACTIVE_MOBILITY_STATUSES, Member, Mobility
+from members.models import Member
 from members.selectors import current_organization
 from members.services import audit_record
 from members.services._common import require_write
@@ -309,18 +310,8 @@ def _approval_reason(months: list, today: datetime.date) -> str:
 
 
 def _inflow_organization(member: Member) -> Organization:
-    """Where a certificate holder away from home may pay (DESIGN.md, dues)."""
-    mobility = (
-        Mobility.objects.filter(
-            member=member,
-            status__in=ACTIVE_MOBILITY_STATUSES,
-            inflow_organization__isnull=False,
-        )
-        .exclude(certificate_number="")
-        .select_related("inflow_organization")
-        .first()
-    )
-    if mobility is None:
+    inflow = inflow_collector(member)
+    if inflow is None:
         raise PaymentError(
             _(
                 "Only a member away with a mobile activity certificate and an "
@@ -328,7 +319,7 @@ def _inflow_organization(member: Member) -> Organization:
             ),
             code="not_at_inflow",
         )
-    return mobility.inflow_organization
+    return inflow
 
 
 def _create_order(*, actor, plan, key, channel, collector, approval_reason):
