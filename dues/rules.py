@@ -9,6 +9,7 @@ rate applies to the whole base, so 3,000.00 yields 15.00 and 3,000.01 yields
 
 import datetime
 import decimal
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from dues.models import BASED_CATEGORIES, Category, DuesPolicy, DuesRule
 
 FEN = Decimal("0.01")
+PLAIN_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class DuesError(ValidationError):
@@ -144,8 +146,11 @@ def parse_money(value, *, field: str) -> Decimal | None:
     if isinstance(value, float):
         # A float has already lost the fen; refuse it rather than guess.
         raise TypeError("money must be Decimal, int or str, never float")
+    text = str(value).strip()
     try:
-        amount = Decimal(str(value).strip())
+        # Plain figures only: "1e3" is a valid Decimal but no way to write
+        # an income on a form, and most likely a slip.
+        amount = Decimal(text) if PLAIN_AMOUNT.fullmatch(text) else None
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite() or amount != amount.quantize(FEN):

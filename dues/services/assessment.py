@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 QUARTER_MONTHS = 3
 
+# An assessment may be recorded ahead (a raise known in advance), but not
+# further than a year: a start in 2099 is a typing slip.
+MAX_MONTHS_AHEAD = 12
+
 
 def _holder(member: Member, month: datetime.date) -> Organization | None:
     # The organisation holding the member today records for them; for a
@@ -66,6 +70,21 @@ def _quarter_base(category: str, base, quarter_incomes) -> Decimal | None:
 
 
 @transaction.atomic
+def _refuse_far_future(month: datetime.date) -> None:
+    this_month = month_start(timezone.localdate())
+    months_ahead = (month.year - this_month.year) * 12 + month.month - this_month.month
+    if months_ahead > MAX_MONTHS_AHEAD:
+        message = _("An assessment can start at most %(count)s months from now.")
+        raise ValidationError(
+            {
+                "applies_from": ValidationError(
+                    message % {"count": MAX_MONTHS_AHEAD},
+                    code="applies_from_too_far",
+                )
+            }
+        )
+
+
 def record_assessment(
     *,
     actor: User,
@@ -80,6 +99,7 @@ def record_assessment(
 ) -> Assessment:
     """Record ``member``'s assessment from ``applies_from``'s month on."""
     month = month_start(applies_from)
+    _refuse_far_future(month)
     organization = _holder(member, month)
     require_write(scope_for(actor), organization)
     if source not in Assessment.Source.values:

@@ -4,8 +4,10 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from dues.models import Assessment, Category, LedgerEntry, Reduction
 from dues.rules import DuesError
@@ -218,6 +220,25 @@ def test_an_unknown_source_is_refused(member, secretary_of_a):
         record(secretary_of_a, member, base="3000", source="guess")
 
     assert not Assessment.objects.exists()
+
+
+def test_a_start_more_than_a_year_ahead_is_refused(member, secretary_of_a):
+    far = timezone.localdate().replace(day=1) + relativedelta(months=13)
+
+    with pytest.raises(ValidationError) as error:
+        record(secretary_of_a, member, base="3000", applies_from=far)
+
+    assert error.value.error_dict["applies_from"][0].code == "applies_from_too_far"
+    assert not Assessment.objects.exists()
+    assert actions(member) == []
+
+
+def test_a_start_a_year_ahead_is_accepted(member, secretary_of_a):
+    ahead = timezone.localdate().replace(day=1) + relativedelta(months=12)
+
+    assessment = record(secretary_of_a, member, base="3000", applies_from=ahead)
+
+    assert assessment.applies_from == ahead
 
 
 def test_an_import_is_recorded_as_such(member, secretary_of_a):

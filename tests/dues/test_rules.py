@@ -138,6 +138,8 @@ def test_students_unemployed_and_relief_pay_twenty_fen(category):
         ({"category": Category.IN_SERVICE, "base": "3000.001"}, "base_invalid"),
         ({"category": Category.IN_SERVICE, "base": "lots"}, "base_invalid"),
         ({"category": Category.IN_SERVICE, "base": "NaN"}, "base_invalid"),
+        ({"category": Category.IN_SERVICE, "base": "1e3"}, "base_invalid"),
+        ({"category": Category.IN_SERVICE, "base": "3,000"}, "base_invalid"),
         (
             {"category": Category.IN_SERVICE, "base": "3000", "fixed_amount": "1"},
             "fixed_not_applicable",
