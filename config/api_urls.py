@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from dues import api as dues_api
 from members.api import (
     MemberViewSet,
     MobilityViewSet,
@@ -26,6 +27,7 @@ urlpatterns = [
         OwnCorrectionListView.as_view(),
         name="api-me-corrections",
     ),
+    *dues_api.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, not inline, so a
     # Content Security Policy without 'unsafe-inline' scripts still allows it.
