@@ -204,6 +204,11 @@ class OwnDuesView(APIView):
 
 
 def _pay_url(request, order: PaymentOrder) -> str:
+    # TODO: every read of a pending order asks the gateway afresh (for
+    # WeChat Pay, a prepay request). The providers accept the repeat for
+    # the same out_trade_no, but a short-lived cache of the URL per order
+    # would spare them; not done yet because the URLs expire on their side
+    # at times we do not control.
     if order.status != PaymentOrder.Status.PENDING:
         return ""
     back = request.build_absolute_uri(reverse("dues:order", args=[order.reference]))
