@@ -99,6 +99,11 @@ def generate_ledger(
     member is regenerated.
     """
     with connection.cursor() as cursor:
+        # The planner over-estimates generate_series, so even one member's
+        # regeneration (a transfer's on-commit hook) crossed the JIT
+        # threshold and spent a third of a second compiling. Measured in
+        # bench/dues_ledger.py: no loss for the whole population either.
+        cursor.execute("SET LOCAL jit = off")
         _build_owed(
             cursor,
             through=month_start(through),
@@ -166,6 +171,9 @@ def _build_owed(cursor, *, through, member_ids, organization) -> None:
         """,
         [tuple(status.value for status in PAYING_STATUSES), through, *params],
     )
+    # Statistics before the join below: without them the planner guesses a
+    # large selection and scans every membership period even for one member.
+    cursor.execute("ANALYZE dues_selected")
     # DISTINCT ON keeps, per member and month, the period starting first:
     # the one covering the 1st when there is one (periods never overlap),
     # otherwise the first one the member entered that month.
@@ -201,7 +209,7 @@ def _build_owed(cursor, *, through, member_ids, organization) -> None:
         [settings.LIUDONG_DUES_LEDGER_START],
     )
     cursor.execute("CREATE INDEX ON dues_owed (member_id, month)")
-    cursor.execute("ANALYZE dues_selected, dues_owed")
+    cursor.execute("ANALYZE dues_owed")
 
 
 def _cancel_not_owed(cursor) -> int:
