@@ -19,6 +19,7 @@ from typing import IO, Any
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
@@ -36,7 +37,7 @@ from members.exports import (
 from members.identity import mask
 from members.services import audit_record
 from organizations.models import Organization
-from organizations.scope import Scope
+from organizations.scope import Scope, subtree_q
 
 __all__ = [
     "ENCODINGS",
@@ -104,9 +105,13 @@ def reconciliation_entries(
     *, scope: Scope, organization: Organization, months: Sequence[datetime.date]
 ) -> QuerySet[LedgerEntry]:
     """The live ledger entries of the organisation's subtree in ``months``."""
-    # Cancelled months are not owed: the ledger page leaves them out too.
+    # Cancelled months are not owed: the ledger page leaves them out too. So
+    # are months the subtree only collected for another organisation (a
+    # certificate holder paying at the inflow): that money is the other
+    # organisation's, outside the page's totals and on its own export.
     return (
         ledger_entries(scope=scope, organization=organization)
+        .filter(subtree_q((organization.path,), field_name="organization__path"))
         .filter(month__in=list(months))
         .exclude(status=LedgerEntry.Status.CANCELLED)
         .select_related("member", "organization", "collected_by", "payment")
@@ -189,7 +194,9 @@ def reconciliation_response(
             roster_csv(_csv_rows(values), encoding=encoding),
             content_type=f"text/csv; charset={codec}",
         )
-        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"{filename}.csv"
+        )
     response["Cache-Control"] = "no-store"
     return response
 

@@ -61,6 +61,18 @@ FIGURE_LABELS = {
 }
 
 
+def parse_year(value: str) -> int | None:
+    """A year written in ASCII digits, or None."""
+    # str.isdigit() also accepts digits int() refuses ("²"), and a year
+    # outside the calendar (0, 99999) would fail in date arithmetic: both
+    # are refused here rather than answered with a server error. The last
+    # calendar year is refused too: its ledger ends in the year after.
+    if not (value.isascii() and value.isdigit()):
+        return None
+    year = int(value)
+    return year if datetime.MINYEAR <= year < datetime.MAXYEAR else None
+
+
 def entries_url(*, month=None, year=None, figure=None, **params) -> str:
     """The ledger entries changelist filtered to the rows behind a figure.
 
@@ -197,9 +209,8 @@ class YearFilter(_ChosenFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return None
-        if not self.value().isdigit():
-            return queryset.none()
-        return queryset.filter(month__year=int(self.value()))
+        year = parse_year(self.value())
+        return queryset.filter(month__year=year) if year else queryset.none()
 
 
 class FigureFilter(admin.SimpleListFilter):
@@ -309,17 +320,17 @@ def ledger_view(request):
         "title": _("Dues ledger"),
         "organization": organization,
         "opts": LedgerEntry._meta,
-        "arrears_url": _page_url("admin:dues_arrears", organization),
+        "arrears_url": _page_url("admin:dues_arrears", organization.pk),
     }
-    year = request.GET.get("year", "")
-    if year:
-        if not year.isdigit():
+    if request.GET.get("year"):
+        year = parse_year(request.GET["year"])
+        if year is None:
             return HttpResponseBadRequest(_("Unknown year."))
         months = organization_ledger_months(
-            scope=scope, organization=organization, year=int(year)
+            scope=scope, organization=organization, year=year
         )
         context.update(
-            year=int(year),
+            year=year,
             rows=[
                 _figures(row.totals, organization=organization.pk, month=row.month)
                 | {"month": row.month, "url": _month_url(organization, row.month)}
@@ -328,9 +339,9 @@ def ledger_view(request):
             total=_figures(
                 _sum_totals([row.totals for row in months]),
                 organization=organization.pk,
-                year=int(year),
+                year=year,
             ),
-            exports=_export_links(organization, year=int(year)),
+            exports=_export_links(organization, year=year),
         )
         return TemplateResponse(request, "admin/dues/ledger_year.html", context)
     month = _page_month(request)
@@ -415,16 +426,24 @@ def _export_links(organization, *, month=None, year=None) -> list[tuple[str, str
 
 def export_view(request):
     """Download the reconciliation of the page's organisation and period."""
+    if not request_scope(request).is_staff_scope:
+        raise PermissionDenied
+    # Unlike the page, a download never falls back to the actor's own
+    # organisation: the file holds what its link names, or nothing.
+    if not request.GET.get("organization"):
+        return HttpResponseBadRequest(_("Choose an organization."))
     organization = _page_organization(request)
     file_format = request.GET.get("format", "xlsx")
     encoding = request.GET.get("encoding", "utf-8")
-    if file_format not in exports.FORMATS or encoding not in exports.ENCODINGS:
+    if file_format not in exports.FORMATS:
         return HttpResponseBadRequest(_("Unknown format."))
-    year = request.GET.get("year", "")
-    if year:
-        if not year.isdigit():
+    if encoding not in exports.ENCODINGS:
+        return HttpResponseBadRequest(_("Unknown encoding."))
+    if request.GET.get("year"):
+        year = parse_year(request.GET["year"])
+        if year is None:
             return HttpResponseBadRequest(_("Unknown year."))
-        months = exports.year_months(int(year))
+        months = exports.year_months(year)
     else:
         month = _page_month(request)
         if month is None:
