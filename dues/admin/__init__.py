@@ -306,6 +306,13 @@ class ReductionAdmin(ScopedAdmin):
     def has_decide_permission(self, request) -> bool:
         return _writes_somewhere(request)
 
+    def changelist_view(self, request, extra_context=None):
+        # A POST here is a bulk action; Django would show a read-only role
+        # the list again as if it had asked for nothing.
+        if request.method == "POST" and not self.has_decide_permission(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied

@@ -242,9 +242,10 @@ class PaymentOrderAdmin(ScopedAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The scope first: an order out of scope answers 404 to a POST too.
+        order = self.get_object(request, object_id)
         if request.method == "POST":
             raise PermissionDenied
-        order = self.get_object(request, object_id)
         refundable = order.status in (
             PaymentOrder.Status.PAID,
             PaymentOrder.Status.PARTLY_REFUNDED,
@@ -253,6 +254,10 @@ class PaymentOrderAdmin(ScopedAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def changelist_view(self, request, extra_context=None):
+        # A POST here is a bulk action; Django would show a read-only role
+        # the list again as if it had asked for nothing.
+        if request.method == "POST" and not self.has_decide_permission(request):
+            raise PermissionDenied
         context = {
             "may_record": self.has_decide_permission(request),
             **(extra_context or {}),
