@@ -1,4 +1,5 @@
-"""Demo data: a realistic Hunan province of Party organisations and members.
+"""Demo data: a realistic Hunan province of Party organisations and members,
+with their dues.
 
 Everything is derived from ``seed`` and a row number, so a seed always gives
 the same people, and a second run finds them by their ID blind index and adds
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from members.demo.dues import seed_dues
 from members.demo.logins import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
@@ -80,6 +82,7 @@ def seed_demo(
     today: datetime.date | None = None,
     bulk: bool | None = None,
     logins: bool = True,
+    dues: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> SeedReport:
     """Generate the demo province with ``members`` members (idempotent)."""
@@ -108,6 +111,9 @@ def seed_demo(
     )
     # Log-ins are left out of the timing: password hashing is slow on purpose.
     seconds = time.monotonic() - started
+    # Assessments, the ledger and a paid history for members without dues.
+    if dues:
+        seed_dues(seed=seed, today=today)
     if logins:
         ensure_demo_logins(seed=seed, today=today)
 

@@ -31,8 +31,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-logins", action="store_true", help="Do not create demo log-ins."
         )
+        parser.add_argument(
+            "--no-dues",
+            action="store_true",
+            help="Do not generate assessments, ledgers and paid dues "
+            "(they take most of the time at a million members).",
+        )
 
-    def handle(self, *args, seed, members, copy, no_logins, **options):
+    def handle(self, *args, seed, members, copy, no_logins, no_dues, **options):
         if members < 0:
             raise CommandError("--members cannot be negative")
         if connection.vendor != "postgresql":
@@ -47,6 +53,7 @@ class Command(BaseCommand):
                 members=members,
                 bulk=copy or None,
                 logins=not no_logins,
+                dues=not no_dues,
                 progress=self._progress if verbose else None,
             )
         except demo.DemoRefused as exc:
