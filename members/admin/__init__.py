@@ -316,7 +316,12 @@ class MemberAdmin(MemberWorkMixin, ScopedAdmin):
         return member._admin_organization
 
     def get_search_results(self, request, queryset, search_term):
-        return search(queryset, search_term), False
+        found = search(queryset, search_term)
+        # The autocomplete view pages the result without ordering it, which
+        # can repeat or skip members across pages; the changelist reorders.
+        if not found.ordered:
+            found = found.order_by("pk")
+        return found, False
 
     def lookup_allowed(self, lookup, value, request=None):
         # Django lets a URL filter on any plain column; the encrypted values
