@@ -15,6 +15,7 @@ from django.contrib.postgres.fields import (
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.crypto import EncryptedTextField
 
@@ -240,7 +241,7 @@ class Reduction(models.Model):
     last_month = models.DateField(_("last month"))
     monthly_amount = models.DecimalField(_("reduced monthly dues"), **MONEY)
     reason = models.TextField(_("reason"))
-    branch_decided_on = models.DateField(_("branch decision of"))
+    branch_decided_on = models.DateField(_("branch decided on"))
     decision_reference = models.CharField(
         _("decision reference"), max_length=128, blank=True
     )
@@ -447,7 +448,9 @@ class PaymentOrder(models.Model):
     months = ArrayField(models.DateField(), verbose_name=_("months"))
     amount = models.DecimalField(_("amount"), **MONEY)
     voluntary_amount = models.DecimalField(_("paid voluntarily"), default=0, **MONEY)
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    channel = models.CharField(
+        pgettext_lazy("payment", "channel"), max_length=8, choices=Channel.choices
+    )
     payer = models.CharField(
         _("paid by"), max_length=10, choices=Payer.choices, default=Payer.SELF
     )
@@ -579,7 +582,9 @@ class GatewayNotification(models.Model):
         REFUNDED = "refunded", _("Refund confirmed")
 
     channel = models.CharField(
-        _("channel"), max_length=8, choices=PaymentOrder.Channel.choices
+        pgettext_lazy("payment", "channel"),
+        max_length=8,
+        choices=PaymentOrder.Channel.choices,
     )
     order = models.ForeignKey(
         PaymentOrder,
@@ -595,7 +600,11 @@ class GatewayNotification(models.Model):
     )
     amount = models.DecimalField(_("amount"), null=True, blank=True, **MONEY)
     trade_status = models.CharField(_("gateway status"), max_length=32, blank=True)
-    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    outcome = models.CharField(
+        pgettext_lazy("gateway query", "outcome"),
+        max_length=16,
+        choices=Outcome.choices,
+    )
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
 

@@ -107,7 +107,7 @@ class ReductionForm(forms.Form):
     reason = forms.CharField(
         label=_("reason"), widget=forms.Textarea(attrs={"rows": 3})
     )
-    branch_decided_on = forms.DateField(label=_("branch decision of"), widget=DateInput)
+    branch_decided_on = forms.DateField(label=_("branch decided on"), widget=DateInput)
     decision_reference = forms.CharField(
         label=_("decision reference"), required=False, max_length=128
     )

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from dues.admin.fields import MemberInScopeField
 from dues.admin.scoping import orders_in_scope
@@ -88,7 +88,9 @@ class OfflinePaymentForm(forms.Form):
     months = forms.MultipleChoiceField(
         label=_("months paid"), widget=forms.CheckboxSelectMultiple
     )
-    channel = forms.ChoiceField(label=_("channel"), choices=OFFLINE_CHANNELS)
+    channel = forms.ChoiceField(
+        label=pgettext_lazy("payment", "channel"), choices=OFFLINE_CHANNELS
+    )
     payer = forms.ChoiceField(
         label=_("paid by"), choices=PaymentOrder.Payer.choices, initial="self"
     )
