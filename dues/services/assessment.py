@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -69,15 +70,18 @@ def _quarter_base(category: str, base, quarter_incomes) -> Decimal | None:
     return to_fen(sum(incomes) / QUARTER_MONTHS)
 
 
-@transaction.atomic
-def _refuse_far_future(month: datetime.date) -> None:
+def _refuse_far_future(month: datetime.date, *, field: str = "applies_from") -> None:
     this_month = month_start(timezone.localdate())
     months_ahead = (month.year - this_month.year) * 12 + month.month - this_month.month
     if months_ahead > MAX_MONTHS_AHEAD:
-        message = _("An assessment can start at most %(count)s months from now.")
+        message = (
+            _("An assessment can start at most %(count)s months from now.")
+            if field == "applies_from"
+            else _("A reduction can end at most %(count)s months from now.")
+        )
         raise ValidationError(
             {
-                "applies_from": ValidationError(
+                field: ValidationError(
                     message % {"count": MAX_MONTHS_AHEAD},
                     code="applies_from_too_far",
                 )
@@ -85,6 +89,7 @@ def _refuse_far_future(month: datetime.date) -> None:
         )
 
 
+@transaction.atomic
 def record_assessment(
     *,
     actor: User,
@@ -170,6 +175,7 @@ def request_reduction(
         reason=reason,
         branch_decided_on=branch_decided_on,
     )
+    _require_below_assessed(member, first, last, amount)
 
     Member.objects.select_for_update().filter(pk=member.pk).first()
     overlapping = Reduction.objects.filter(
@@ -220,6 +226,15 @@ def _checked_reduction(
             {"last_month": _("The last month comes before the first.")},
             code="months_order",
         )
+    if first < settings.LIUDONG_DUES_LEDGER_START:
+        raise ValidationError(
+            {
+                "first_month": _("Months before %(start)s are not kept here.")
+                % {"start": f"{settings.LIUDONG_DUES_LEDGER_START:%Y-%m}"}
+            },
+            code="before_ledger",
+        )
+    _refuse_far_future(last, field="last_month")
     if not reason.strip():
         raise ValidationError({"reason": _("A reason is required.")}, code="required")
     if branch_decided_on > timezone.localdate():
@@ -234,6 +249,31 @@ def _checked_reduction(
             code="amount_invalid",
         )
     return amount
+
+
+def _require_below_assessed(member, first, last, amount: Decimal) -> None:
+    """A reduction lowers the dues: it may not reach any month's assessment."""
+    in_force = (
+        Assessment.objects.filter(member=member, applies_from__lte=first)
+        .order_by("-applies_from")
+        .values_list("monthly_amount", flat=True)[:1]
+    )
+    later = Assessment.objects.filter(
+        member=member, applies_from__gt=first, applies_from__lte=last
+    ).values_list("monthly_amount", flat=True)
+    assessed = [*in_force, *later]
+    # Without an assessment yet there is nothing to compare with; the
+    # ledger prices a month at the lower of the two whatever comes later.
+    if assessed and amount >= min(assessed):
+        raise ValidationError(
+            {
+                "monthly_amount": _(
+                    "A reduction must be less than the assessed %(amount)s a month."
+                )
+                % {"amount": min(assessed)}
+            },
+            code="reduction_not_lower",
+        )
 
 
 def _require_higher_committee(scope: Scope, branch: Organization) -> None:
