@@ -24,9 +24,10 @@ from rest_framework.views import APIView
 from dues.admin.scoping import assessments_in_scope, parse_month
 from dues.gateways import GatewayError
 from dues.models import MONEY, Assessment, Category, LedgerEntry, PaymentOrder
+from dues.rules import PLAIN_AMOUNT
 from dues.selectors import ledger_entries, member_statement, organization_ledger
 from dues.services.assessment import record_assessment
-from dues.services.payments import idempotency_key, open_order, start_payment
+from dues.services.payments import open_order, start_payment
 from members.models import Member
 from members.selectors import member_get, member_own
 from organizations.models import Organization
@@ -41,8 +42,16 @@ ENTRY_STATUSES = ", ".join(LedgerEntry.Status.values)
 ORDER_STATUSES = ", ".join(PaymentOrder.Status.values)
 
 
+class _PlainDecimalField(serializers.DecimalField):
+    # "1e3" is a valid Decimal but no way to write a sum of money: a slip.
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not PLAIN_AMOUNT.fullmatch(data.strip()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    return _PlainDecimalField(
         max_digits=MONEY["max_digits"],
         decimal_places=MONEY["decimal_places"],
         **kwargs,
@@ -243,12 +252,14 @@ class OwnOrderCreateView(APIView):
         serializer = OrderRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = idempotency_key(member, data["months"])
-        reused = member.dues_orders.filter(
-            idempotency_key=key, status__in=PaymentOrder.OPEN_STATUSES
-        ).exists()
+        open_before = set(
+            member.dues_orders.filter(
+                status__in=PaymentOrder.OPEN_STATUSES
+            ).values_list("pk", flat=True)
+        )
 
         order = open_order(actor=request.user, member=member, **data)
+        reused = order.pk in open_before
 
         context = {"pay_url": _pay_url(request, order)}
         return Response(

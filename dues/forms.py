@@ -10,9 +10,20 @@ from django.forms.boundfield import BoundWidget
 from django.utils.translation import gettext_lazy as _
 
 from dues.models import PaymentOrder
+from dues.rules import PLAIN_AMOUNT
 from members.forms import ServiceErrorsMixin
 
 MONTH_FORMAT = "%Y-%m"
+
+
+class PlainDecimalField(forms.DecimalField):
+    """Yuan as people write them: "1e3" or "1,000" is refused, not guessed."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip():
+            if not PLAIN_AMOUNT.fullmatch(value.strip()):
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ class PayForm(ServiceErrorsMixin, forms.Form):
             ),
         },
     )
-    voluntary_amount = forms.DecimalField(
+    voluntary_amount = PlainDecimalField(
         label=_("Extra amount paid voluntarily (yuan)"),
         required=False,
         min_value=Decimal(0),

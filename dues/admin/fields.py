@@ -5,13 +5,14 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.utils.translation import gettext_lazy as _
 
+from dues.forms import PlainDecimalField
 from dues.models import MONEY, Assessment
 from members.models import Member
 from members.selectors import member_list
 from organizations.scope import Scope
 
 
-class MoneyField(forms.DecimalField):
+class MoneyField(PlainDecimalField):
     """Yuan with two places, never negative."""
 
     def __init__(self, **kwargs):
@@ -23,6 +24,13 @@ class MoneyField(forms.DecimalField):
         )
 
 
+class _MemberAutocomplete(AutocompleteSelect):
+    def optgroups(self, name, value, attr=None):
+        # Django looks the submitted value up to draw the chosen option; a
+        # tampered "abc" would fail that lookup with a server error.
+        return super().optgroups(name, [v for v in value if str(v).isdigit()], attr)
+
+
 class MemberInScopeField(forms.ModelChoiceField):
     """A member whose relationship the actor may change, found by name."""
 
@@ -30,7 +38,7 @@ class MemberInScopeField(forms.ModelChoiceField):
         super().__init__(queryset=Member.objects.none(), label=_("member"), **kwargs)
         # The admin's own autocomplete over the member admin's search: a
         # province holds too many members for a plain list.
-        self.widget = AutocompleteSelect(
+        self.widget = _MemberAutocomplete(
             Assessment._meta.get_field("member"), admin.site
         )
 

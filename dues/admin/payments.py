@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
-from dues.admin.fields import MemberInScopeField
+from dues.admin.fields import MemberInScopeField, MoneyField
 from dues.admin.scoping import orders_in_scope
 from dues.models import LedgerEntry, PaymentOrder
 from dues.selectors import ledger_entries
@@ -100,9 +100,7 @@ class OfflinePaymentForm(forms.Form):
         max_length=64,
         help_text=_("Required when another person paid on the member's behalf."),
     )
-    amount = forms.DecimalField(
-        label=_("amount received"), max_digits=12, decimal_places=2, min_value=0
-    )
+    amount = MoneyField(label=_("amount received"))
     paid_on = forms.DateField(label=_("paid on"), widget=DateInput, initial=today)
 
     def __init__(self, *args, entries, **kwargs):

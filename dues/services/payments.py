@@ -104,7 +104,9 @@ def open_order(
         today=today,
     )
     collector = _inflow_organization(member) if at_inflow else plan.organization
-    key = idempotency_key(member, plan.months)
+    # A changed payer or voluntary amount is a new order (the old one is
+    # superseded); only the very same request finds its order again.
+    key = idempotency_key(member, plan.months, terms=plan.terms(collector))
 
     existing = _open_order_with_key(member, key)
     if existing is not None:
@@ -129,9 +131,11 @@ def open_order(
     return order
 
 
-def idempotency_key(member: Member, months) -> str:
-    """The same member and set of months always give the same key."""
+def idempotency_key(member: Member, months, *, terms: tuple = ()) -> str:
+    """The same member, set of months and terms always give the same key."""
     text = f"{member.pk}:" + ",".join(m.isoformat() for m in sorted(set(months)))
+    if terms:
+        text += "|" + "|".join(str(t) for t in terms)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -164,6 +168,9 @@ class _Plan:
     @property
     def amount(self) -> Decimal:
         return self.dues + self.voluntary
+
+    def terms(self, collector: Organization) -> tuple:
+        return (self.payer, self.payer_name, self.voluntary, collector.pk)
 
 
 def _plan(*, member, months, payer, payer_name, voluntary_amount, today) -> _Plan:
@@ -218,7 +225,9 @@ def _check_voluntary(amount) -> Decimal:
         value = Decimal(str(amount if amount not in (None, "") else 0))
     except InvalidOperation:
         value = Decimal(-1)
-    if not value.is_finite() or value < 0 or rules.to_fen(value) != value:
+    # An exponent ("1e3" became 1E+3) is a slip, not an amount.
+    written_plainly = value.is_finite() and value.as_tuple().exponent <= 0
+    if not written_plainly or value < 0 or rules.to_fen(value) != value:
         raise PaymentError(
             _("A voluntary amount is zero or more, in yuan and fen."),
             code="voluntary_invalid",
@@ -468,6 +477,12 @@ def record_offline_payment(
     if paid_on > today:
         raise PaymentError(
             _("The payment date cannot be in the future."), code="paid_on_future"
+        )
+    if paid_on < settings.LIUDONG_DUES_LEDGER_START:
+        raise PaymentError(
+            _("The payment date cannot be before %(start)s, when the ledger starts."),
+            code="paid_on_before_ledger",
+            params={"start": f"{settings.LIUDONG_DUES_LEDGER_START:%Y-%m-%d}"},
         )
     plan = _plan(
         member=member,
