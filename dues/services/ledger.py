@@ -56,8 +56,9 @@ class LedgerResult:
 
 
 # The price of a month for alias ``x`` (member_id, month): the assessment in
-# force (the latest starting on or before the month), overridden by an
-# approved reduction covering it. A reduction to nothing waives the month.
+# force (the latest starting on or before the month), lowered by an
+# approved reduction covering it (LEAST skips NULLs; a reduction never
+# raises a month). A reduction to nothing waives the month.
 _PRICE_JOINS = f"""
     LEFT JOIN LATERAL (
         SELECT a.id, a.monthly_amount FROM {ASSESSMENT} a
@@ -74,7 +75,7 @@ _PRICE_JOINS = f"""
 _PRICE_COLUMNS = """
     a.id AS assessment_id,
     r.id AS reduction_id,
-    COALESCE(r.monthly_amount, a.monthly_amount) AS amount,
+    LEAST(r.monthly_amount, a.monthly_amount) AS amount,
     CASE WHEN r.monthly_amount = 0 THEN 'waived' ELSE 'due' END AS status
 """
 _PRICE_CHANGED = """
