@@ -4,6 +4,8 @@ Thin views: the services verify, settle and record; these translate between
 HTTP and them, and answer each gateway in the form it expects.
 """
 
+import logging
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,9 +13,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dues.gateways import available, get_gateway, sandbox
+from dues.gateways import GatewayError, available, get_gateway, sandbox
 from dues.models import GatewayNotification, PaymentOrder
 from dues.services import payments
+
+logger = logging.getLogger(__name__)
 
 
 @csrf_exempt
@@ -22,7 +26,12 @@ def callback(request: HttpRequest, channel: str) -> HttpResponse:
     """Receive a gateway's notification about a payment."""
     if not available(channel):
         raise Http404
-    notification = payments.handle_notification(channel, request)
+    try:
+        notification = payments.handle_notification(channel, request)
+    except GatewayError as exc:
+        # A channel this deployment has not configured has no callbacks.
+        logger.warning("dues callback for an unconfigured channel=%s: %s", channel, exc)
+        raise Http404 from None
     accepted = notification.outcome != GatewayNotification.Outcome.BAD_SIGNATURE
     return get_gateway(channel).answer(accepted=accepted)
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 
 class BadSignature(Exception):
-    """A callback whose signature does not verify; nothing in it is trusted."""
+    """A callback that fails its check or cannot be read: trust none of it."""
 
 
 class GatewayError(Exception):

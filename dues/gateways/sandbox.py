@@ -80,8 +80,15 @@ class SandboxGateway(base.Gateway):
         signature = request.META.get(SIGNATURE_HEADER, "")
         if not hmac.compare_digest(sign(body), signature):
             raise base.BadSignature("sandbox signature does not match")
-        payload = json.loads(body)
-        return _notification(payload)
+        # A signed body can still be unreadable (a bug on the sender's side,
+        # or the public default secret in a demo): refuse it like a forgery.
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise ValueError("not a JSON object")
+            return _notification(payload)
+        except (ValueError, ArithmeticError) as exc:
+            raise base.BadSignature(f"sandbox body unreadable: {exc}") from None
 
     def query(self, order) -> base.QueryResult:
         record = state(order.reference)
@@ -112,11 +119,15 @@ class SandboxGateway(base.Gateway):
 
 def _notification(payload: dict) -> base.Notification:
     amount = payload.get("amount")
+    if amount is not None:
+        amount = Decimal(str(amount))
+        if not amount.is_finite():
+            raise ValueError("amount is not a number")
     return base.Notification(
         reference=str(payload.get("reference", "")),
         status=str(payload.get("status", "")),
         transaction_id=str(payload.get("transaction_id", "")),
-        amount=Decimal(amount) if amount is not None else None,
+        amount=amount,
         trade_status=str(payload.get("status", "")),
         payload=payload,
     )
