@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from dues.models import LedgerEntry
+from dues.models import LedgerEntry, PaymentOrder
 from dues.rules import month_start
 from members.models import ACTIVE_MOBILITY_STATUSES, Member, Mobility
 from organizations.models import Organization
@@ -177,8 +177,30 @@ def member_statement(
         arrears_amount=arrears_amount,
         current_amount=current_amount,
         total_due=arrears_amount + current_amount,
-        last_paid_month=paid[-1].month if paid else None,
+        last_paid_month=_paid_through(entries),
     )
+
+
+def open_orders_own(member: Member) -> QuerySet[PaymentOrder]:
+    """The member's orders still waiting for payment or for approval."""
+    return member.dues_orders.filter(status__in=PaymentOrder.OPEN_STATUSES).order_by(
+        "-created_at"
+    )
+
+
+def _paid_through(entries) -> datetime.date | None:
+    """The last month of the unbroken paid run from the oldest month.
+
+    A refunded or skipped month ends the run: "paid through" on a transfer
+    letter means every month up to it is paid.
+    """
+    first_unpaid = next((e.month for e in entries if e.status == Status.DUE), None)
+    settled = [
+        e.month
+        for e in entries
+        if e.status == Status.PAID and (first_unpaid is None or e.month < first_unpaid)
+    ]
+    return settled[-1] if settled else None
 
 
 def ledger_entries(

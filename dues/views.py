@@ -21,7 +21,7 @@ from dues.forms import PayableMonth, PayForm, PayNowForm
 from dues.gateways import GatewayError
 from dues.models import LedgerEntry, PaymentOrder
 from dues.receipts import receipt_pdf
-from dues.selectors import inflow_collector, member_statement
+from dues.selectors import inflow_collector, member_statement, open_orders_own
 from dues.services.payments import open_order, start_payment
 from members.models import Member
 from members.views import member_page
@@ -146,6 +146,7 @@ def home(request, member):
             "statement": statement,
             "form": form,
             "paid": paid,
+            "open_orders": open_orders_own(member),
         },
     )
 
