@@ -214,7 +214,7 @@ class Assessment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} {self.applies_from:%Y-%m}: {self.monthly_amount}"
+        return f"{self.member.name} {self.applies_from:%Y-%m}: {self.monthly_amount}"
 
 
 class Reduction(models.Model):
@@ -287,8 +287,8 @@ class Reduction(models.Model):
 
     def __str__(self) -> str:
         return (
-            f"{self.member_id} {self.first_month:%Y-%m}–{self.last_month:%Y-%m}: "
-            f"{self.monthly_amount} ({self.status})"
+            f"{self.member.name} {self.first_month:%Y-%m}–{self.last_month:%Y-%m}: "
+            f"{self.monthly_amount} ({self.get_status_display()})"
         )
 
 
@@ -400,7 +400,10 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} {self.month:%Y-%m}: {self.amount_due} {self.status}"
+        return (
+            f"{self.member.name} {self.month:%Y-%m}: {self.amount_due} "
+            f"({self.get_status_display()})"
+        )
 
     @property
     def outstanding(self):
@@ -533,7 +536,7 @@ class PaymentOrder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.amount} ({self.status})"
+        return f"{self.reference} {self.amount} ({self.get_status_display()})"
 
 
 class PaymentLine(models.Model):
@@ -660,7 +663,7 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.amount} ({self.status})"
+        return f"{self.reference} {self.amount} ({self.get_status_display()})"
 
 
 class ReceiptSequence(models.Model):

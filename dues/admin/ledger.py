@@ -66,11 +66,11 @@ def parse_year(value: str) -> int | None:
     # str.isdigit() also accepts digits int() refuses ("²"), and a year
     # outside the calendar (0, 99999) would fail in date arithmetic: both
     # are refused here rather than answered with a server error. The last
-    # calendar year is refused too: its ledger ends in the year after.
+    # and first calendar years are refused too: a ledger steps past them.
     if not (value.isascii() and value.isdigit()):
         return None
     year = int(value)
-    return year if datetime.MINYEAR <= year < datetime.MAXYEAR else None
+    return year if datetime.MINYEAR < year < datetime.MAXYEAR else None
 
 
 def entries_url(*, month=None, year=None, figure=None, **params) -> str:

@@ -83,6 +83,9 @@ def parse_month(value: str | None) -> datetime.date | None:
     if len(text) == len("2026-01"):
         text += "-01"
     try:
-        return datetime.date.fromisoformat(text).replace(day=1)
+        month = datetime.date.fromisoformat(text).replace(day=1)
     except ValueError:
         return None
+    # Pages step a month either way: the calendar's first and last years
+    # would fail there, so they are refused here.
+    return month if datetime.MINYEAR < month.year < datetime.MAXYEAR else None
