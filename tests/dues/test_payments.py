@@ -70,7 +70,34 @@ def test_asking_again_for_the_same_months_returns_the_same_order(member, owed):
 
     assert again.pk == first.pk
     assert PaymentOrder.objects.filter(member=member).count() == 1
-    assert first.idempotency_key == payments.idempotency_key(member, [JAN, FEB])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"voluntary_amount": Decimal("5.00")},
+        {"payer": "on_behalf", "payer_name": "张三的父亲"},
+    ],
+)
+def test_changed_terms_for_the_same_months_supersede_the_open_order(
+    member, owed, change
+):
+    first = open_order(member, [JAN, FEB])
+
+    second = open_order(member, [JAN, FEB], **change)
+
+    first.refresh_from_db()
+    assert second.pk != first.pk
+    assert first.status == PaymentOrder.Status.CLOSED
+    assert second.amount == first.amount + change.get("voluntary_amount", 0)
+
+
+def test_a_voluntary_amount_written_with_an_exponent_is_refused(member, owed):
+    with pytest.raises(PaymentError) as error:
+        open_order(member, [JAN], voluntary_amount=Decimal("1e3"))
+
+    assert error.value.code == "voluntary_invalid"
+    assert not PaymentOrder.objects.filter(member=member).exists()
 
 
 def test_a_new_choice_of_months_closes_the_older_open_order(member, owed):

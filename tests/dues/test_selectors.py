@@ -120,7 +120,19 @@ def test_a_paid_current_month_owes_nothing_now(member, branch_a):
     assert statement.current.status == Status.PAID
     assert statement.current_amount == Decimal("0.00")
     assert statement.total_due == Decimal("45.00")
-    assert statement.last_paid_month == D(2026, 4, 1)
+    # January to March are unpaid: dues are not paid "through" April.
+    assert statement.last_paid_month is None
+
+
+def test_paid_through_ends_at_the_first_unpaid_month(member, branch_a):
+    make_assessment(member, branch_a, amount="15.00")
+    generate_ledger(through=D(2026, 4, 1))
+    for month in (1, 2, 4):
+        pay(member, D(2026, month, 1))
+
+    statement = member_statement(member, today=D(2026, 4, 1))
+
+    assert statement.last_paid_month == D(2026, 2, 1)
 
 
 def test_unassessed_months_are_listed_without_an_amount(member):

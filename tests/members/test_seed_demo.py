@@ -305,7 +305,9 @@ def test_the_background_writer_commits_every_chunk_outside_a_transaction(
         store, "_write_in_background", lambda *a: calls.append(1) or background(*a)
     )
 
-    output = seed("--members", "110", "--seed", "4", "--copy", "--no-logins")
+    output = seed(
+        "--members", "110", "--seed", "4", "--copy", "--no-logins", "--no-dues"
+    )
 
     assert calls == [1]
     assert "110 of 110 members created" in output
