@@ -382,6 +382,22 @@ ALIPAY_PRIVATE_KEY_FILE = env.str("ALIPAY_PRIVATE_KEY_FILE", default="")
 ALIPAY_PUBLIC_KEY_FILE = env.str("ALIPAY_PUBLIC_KEY_FILE", default="")
 ALIPAY_SANDBOX = env.bool("ALIPAY_SANDBOX", default=False)
 
+# Organisational life (issue 6). Check-in opens this many minutes before a
+# meeting starts; recurring meetings are planned this many months ahead.
+LIUDONG_MEETING_CHECKIN_OPENS_MINUTES = env.int(
+    "LIUDONG_MEETING_CHECKIN_OPENS_MINUTES", default=15
+)
+LIUDONG_MEETING_SERIES_MONTHS_AHEAD = env.int(
+    "LIUDONG_MEETING_SERIES_MONTHS_AHEAD", default=3
+)
+# Who tells members of their invitations: console (logs them, development),
+# mail (to the member's e-mail address) or a dotted path to a class with
+# send(message) for an SMS provider.
+LIUDONG_NOTIFIER = env.str(
+    "LIUDONG_NOTIFIER",
+    default="mail" if PRODUCTION else "console",
+)
+
 LOG_LEVEL = env.str("LIUDONG_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

@@ -48,3 +48,22 @@ def flag_overdue_receipts(day: str | None = None) -> int:
     if count:
         logger.warning("transfer receipts overdue count=%s", count)
     return count
+
+
+# Organisational life (issue 6).
+
+
+@shared_task(**_RETRY)
+def notify_invitations(meeting_id: int, attendance_ids: list[int]) -> int:
+    """Tell newly invited members of a meeting, through the notifier."""
+    from organizations.meetings.services import send_invitations
+
+    return send_invitations(meeting_id=meeting_id, attendance_ids=attendance_ids)
+
+
+@shared_task(**_RETRY)
+def extend_meeting_series() -> int:
+    """Plan the coming months of every recurring meeting (idempotent)."""
+    from organizations.meetings.services import extend_all_series
+
+    return extend_all_series()

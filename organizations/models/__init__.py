@@ -435,3 +435,41 @@ class TransferSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
+
+
+# Organisational life (issue 6) lives in its own module; importing it here
+# registers its models with the organizations app.
+from organizations.models.meetings import (  # noqa: E402
+    Attendance,
+    AttendanceChange,
+    AttendanceInterval,
+    CheckInMethod,
+    Meeting,
+    MeetingKind,
+    MeetingMode,
+    MeetingSeries,
+    Resolution,
+    ResolutionVoter,
+    Standing,
+)
+
+__all__ = [
+    "Attendance",
+    "AttendanceChange",
+    "AttendanceInterval",
+    "CheckInMethod",
+    "Meeting",
+    "MeetingKind",
+    "MeetingMode",
+    "MeetingSeries",
+    "Region",
+    "Organization",
+    "Role",
+    "Resolution",
+    "ResolutionVoter",
+    "Standing",
+    "Transfer",
+    "TransferEvent",
+    "TransferSequence",
+    "TransferState",
+]

@@ -1,0 +1,1 @@
+"""Organisational life (issue 6): rules, services and reads for meetings."""

@@ -1,0 +1,247 @@
+"""Reads of organisational life: meetings in scope, a member's meetings,
+and compliance with the frequencies of DESIGN.md §4.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from members.models import Member
+from members.selectors import members_held_on
+from organizations.meetings import rules
+from organizations.models import Attendance, Meeting, MeetingKind, Organization
+from organizations.scope import OutOfScope, Scope, subtree_q
+
+Status = Attendance.Status
+
+
+def meeting_list(*, scope: Scope) -> QuerySet[Meeting]:
+    """Meetings of the organisations the scope reads."""
+    meetings = Meeting.objects.select_related("organization")
+    if scope.is_operator:
+        return meetings
+    return meetings.filter(subtree_q(scope.read_paths, field_name="organization__path"))
+
+
+def meeting_get(*, scope: Scope, meeting_id: int) -> Meeting:
+    meeting = meeting_list(scope=scope).filter(pk=meeting_id).first()
+    if meeting is None:
+        raise OutOfScope()
+    return meeting
+
+
+def meeting_attendance(meeting: Meeting) -> QuerySet[Attendance]:
+    """The invited members of a meeting, with their stays, by name."""
+    return (
+        meeting.attendances.select_related("member")
+        .prefetch_related("intervals", "changes")
+        .order_by("member__name", "member_id")
+    )
+
+
+def meetings_own(*, user, since: datetime.date | None = None) -> QuerySet[Attendance]:
+    """The logged-in member's invitations, newest first.
+
+    Includes the meetings of an inflow organisation the member is placed
+    with: the invitation is the member's, wherever the meeting is.
+    """
+    attendances = Attendance.objects.filter(member__user_id=user.pk).select_related(
+        "meeting", "meeting__organization"
+    )
+    if since is not None:
+        attendances = attendances.filter(meeting__held_on__gte=since)
+    return attendances.exclude(meeting__status=Meeting.Status.CANCELLED).order_by(
+        "-meeting__starts_at"
+    )
+
+
+def attendance_own(*, user, meeting_id: int) -> Attendance:
+    attendance = (
+        Attendance.objects.filter(member__user_id=user.pk, meeting_id=meeting_id)
+        .select_related("meeting", "meeting__organization")
+        .prefetch_related("intervals")
+        .first()
+    )
+    if attendance is None:
+        raise OutOfScope()
+    return attendance
+
+
+def member_attendance(
+    member: Member, *, on: datetime.date | None = None, months: int = 6
+) -> dict:
+    """Meetings a member was invited to and attended in the last months.
+
+    Counts every organisation's meetings: a mobile member's attendance at
+    the inflow organisation is on their own record, which the outflow
+    organisation reads.
+    """
+    on = on or timezone.localdate()
+    since = on - relativedelta(months=months)
+    counts = Attendance.objects.filter(
+        member=member,
+        meeting__status=Meeting.Status.HELD,
+        meeting__held_on__gt=since,
+        meeting__held_on__lte=on,
+    ).aggregate(
+        invited=Count("pk"),
+        present=Count("pk", filter=Q(status=Status.PRESENT)),
+        excused=Count("pk", filter=Q(status=Status.EXCUSED)),
+    )
+    return {"since": since, "on": on, **counts}
+
+
+def members_without_organisational_life(
+    *, organization: Organization, on: datetime.date | None = None, months: int = 6
+) -> QuerySet[Member]:
+    """Members held by ``organization`` present at no meeting for ``months``.
+
+    DESIGN.md's lapse rules start from six months without organisational
+    life; a member who joined within the window is not counted yet.
+    """
+    on = on or timezone.localdate()
+    since = on - relativedelta(months=months)
+    attended = Attendance.objects.filter(
+        member=OuterRef("pk"),
+        status=Status.PRESENT,
+        meeting__status=Meeting.Status.HELD,
+        meeting__held_on__gt=since,
+        meeting__held_on__lte=on,
+    )
+    held_since = members_held_on(organization=organization, on=since)
+    return (
+        members_held_on(organization=organization, on=on)
+        .filter(pk__in=held_since.values("pk"))
+        .filter(status__in=[Member.Status.FULL, Member.Status.PROBATIONARY])
+        .exclude(Exists(attended))
+        .order_by("name", "pk")
+    )
+
+
+# Compliance
+
+
+@dataclass
+class KindCompliance:
+    """One kind of meeting at one organisation over a range of periods."""
+
+    kind: str
+    frequency: rules.Frequency
+    periods: list[rules.Period]
+    held: dict[str, int] = field(default_factory=dict)  # period label → count
+
+    @property
+    def label(self) -> str:
+        return MeetingKind(self.kind).label
+
+    def state(self, period: rules.Period, today: datetime.date) -> str:
+        """held, overdue (period over, none held), due (current) or future."""
+        if self.held.get(period.label):
+            return "held"
+        if period.last < today:
+            return "overdue"
+        if period.first <= today:
+            return "due"
+        return "future"
+
+    def overdue(self, today: datetime.date) -> list[rules.Period]:
+        return [p for p in self.periods if self.state(p, today) == "overdue"]
+
+
+@dataclass
+class Compliance:
+    organization: Organization
+    first: datetime.date
+    last: datetime.date
+    today: datetime.date
+    kinds: list[KindCompliance]
+    invited: int
+    present: int
+    excused: int
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Present of invited at the meetings held; None when none were."""
+        return self.present / self.invited if self.invited else None
+
+    @property
+    def overdue(self) -> int:
+        return sum(len(k.overdue(self.today)) for k in self.kinds)
+
+
+def compliance(
+    *,
+    organization: Organization,
+    first: datetime.date,
+    last: datetime.date,
+    today: datetime.date | None = None,
+) -> Compliance:
+    """Which required meetings ``organization`` held in [first, last]."""
+    return subtree_compliance(
+        organizations=[organization], first=first, last=last, today=today
+    )[0]
+
+
+def subtree_compliance(
+    *,
+    organizations: list[Organization],
+    first: datetime.date,
+    last: datetime.date,
+    today: datetime.date | None = None,
+) -> list[Compliance]:
+    """Compliance of many organisations in three queries, whatever their count."""
+    today = today or timezone.localdate()
+    ids = [o.pk for o in organizations]
+    held = Meeting.objects.filter(
+        organization_id__in=ids,
+        status=Meeting.Status.HELD,
+        held_on__gte=first,
+        held_on__lte=last,
+    )
+    by_org: dict[int, list[tuple[str, datetime.date]]] = defaultdict(list)
+    for org_id, kind, day in held.values_list("organization_id", "kind", "held_on"):
+        by_org[org_id].append((kind, day))
+    attendance = (
+        Attendance.objects.filter(meeting__in=held)
+        .values("meeting__organization_id")
+        .annotate(
+            invited=Count("pk"),
+            present=Count("pk", filter=Q(status=Status.PRESENT)),
+            excused=Count("pk", filter=Q(status=Status.EXCUSED)),
+        )
+    )
+    rates = {row["meeting__organization_id"]: row for row in attendance}
+
+    result = []
+    for organization in organizations:
+        kinds = []
+        for kind in rules.OWED_BY.get(organization.kind, ()):
+            frequency = rules.REQUIRED[kind]
+            item = KindCompliance(
+                kind=kind,
+                frequency=frequency,
+                periods=rules.periods_between(frequency, first, last),
+            )
+            for held_kind, day in by_org.get(organization.pk, ()):
+                if held_kind == kind:
+                    label = rules.period_of(frequency, day).label
+                    item.held[label] = item.held.get(label, 0) + 1
+            kinds.append(item)
+        row = rates.get(organization.pk, {})
+        result.append(
+            Compliance(
+                organization=organization,
+                first=first,
+                last=last,
+                today=today,
+                kinds=kinds,
+                invited=row.get("invited", 0),
+                present=row.get("present", 0),
+                excused=row.get("excused", 0),
+            )
+        )
+    return result
