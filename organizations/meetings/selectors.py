@@ -193,7 +193,7 @@ def subtree_compliance(
     last: datetime.date,
     today: datetime.date | None = None,
 ) -> list[Compliance]:
-    """Compliance of many organisations in three queries, whatever their count."""
+    """Compliance of many organisations in a fixed number of queries."""
     today = today or timezone.localdate()
     ids = [o.pk for o in organizations]
     held = Meeting.objects.filter(
