@@ -195,17 +195,51 @@ def subtree_compliance(
 ) -> list[Compliance]:
     """Compliance of many organisations in a fixed number of queries."""
     today = today or timezone.localdate()
-    ids = [o.pk for o in organizations]
     held = Meeting.objects.filter(
-        organization_id__in=ids,
+        organization_id__in=[o.pk for o in organizations],
         status=Meeting.Status.HELD,
-        held_on__gte=first,
-        held_on__lte=last,
+    )
+    by_org = _held_kinds(held, first, last)
+    rates = _attendance_by_org(held.filter(held_on__gte=first, held_on__lte=last))
+
+    result = []
+    for organization in organizations:
+        row = rates.get(organization.pk, {})
+        result.append(
+            Compliance(
+                organization=organization,
+                first=first,
+                last=last,
+                today=today,
+                kinds=_kinds_owed(organization, first, last, by_org[organization.pk]),
+                invited=row.get("invited", 0),
+                present=row.get("present", 0),
+                excused=row.get("excused", 0),
+            )
+        )
+    return result
+
+
+def _held_kinds(
+    held: QuerySet[Meeting], first: datetime.date, last: datetime.date
+) -> dict[int, list[tuple[str, datetime.date]]]:
+    """(kind, local date) of the held meetings, by organisation."""
+    # A period that overlaps the range counts whole: the life meeting of
+    # March meets the year's requirement asked about in the third quarter.
+    # Years are the widest periods, so reading whole years finds them all.
+    whole_years = held.filter(
+        held_on__gte=rules.period_of(rules.Frequency.YEAR, first).first,
+        held_on__lte=rules.period_of(rules.Frequency.YEAR, last).last,
     )
     by_org: dict[int, list[tuple[str, datetime.date]]] = defaultdict(list)
-    for org_id, kind, day in held.values_list("organization_id", "kind", "held_on"):
+    rows = whole_years.values_list("organization_id", "kind", "held_on")
+    for org_id, kind, day in rows:
         by_org[org_id].append((kind, day))
-    attendance = (
+    return by_org
+
+
+def _attendance_by_org(held: QuerySet[Meeting]) -> dict[int, dict]:
+    rows = (
         Attendance.objects.filter(meeting__in=held)
         .values("meeting__organization_id")
         .annotate(
@@ -214,34 +248,27 @@ def subtree_compliance(
             excused=Count("pk", filter=Q(status=Status.EXCUSED)),
         )
     )
-    rates = {row["meeting__organization_id"]: row for row in attendance}
+    return {row["meeting__organization_id"]: row for row in rows}
 
-    result = []
-    for organization in organizations:
-        kinds = []
-        for kind in rules.OWED_BY.get(organization.kind, ()):
-            frequency = rules.REQUIRED[kind]
-            item = KindCompliance(
-                kind=kind,
-                frequency=frequency,
-                periods=rules.periods_between(frequency, first, last),
-            )
-            for held_kind, day in by_org.get(organization.pk, ()):
-                if held_kind == kind:
-                    label = rules.period_of(frequency, day).label
-                    item.held[label] = item.held.get(label, 0) + 1
-            kinds.append(item)
-        row = rates.get(organization.pk, {})
-        result.append(
-            Compliance(
-                organization=organization,
-                first=first,
-                last=last,
-                today=today,
-                kinds=kinds,
-                invited=row.get("invited", 0),
-                present=row.get("present", 0),
-                excused=row.get("excused", 0),
-            )
+
+def _kinds_owed(
+    organization: Organization,
+    first: datetime.date,
+    last: datetime.date,
+    held: list[tuple[str, datetime.date]],
+) -> list[KindCompliance]:
+    kinds = []
+    for kind in rules.OWED_BY.get(organization.kind, ()):
+        frequency = rules.REQUIRED[kind]
+        item = KindCompliance(
+            kind=kind,
+            frequency=frequency,
+            periods=rules.periods_between(frequency, first, last),
         )
-    return result
+        labels = {p.label for p in item.periods}
+        for held_kind, day in held:
+            label = rules.period_of(frequency, day).label
+            if held_kind == kind and label in labels:
+                item.held[label] = item.held.get(label, 0) + 1
+        kinds.append(item)
+    return kinds
