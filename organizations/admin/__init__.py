@@ -287,4 +287,4 @@ class RoleAdmin(OperatorOnlyAdmin):
 
 # The admins of the transfer workflow and the index's work queues register
 # themselves on import; they build on the base classes above.
-from organizations.admin import dashboard, transfers  # noqa: E402, F401
+from organizations.admin import dashboard, meetings, transfers  # noqa: E402, F401
