@@ -12,6 +12,7 @@ from members.api import (
     OwnMemberView,
 )
 from organizations.api import OrganizationViewSet, TransferViewSet
+from organizations.meetings import api as meetings_api
 
 router = SimpleRouter()
 router.register("organizations", OrganizationViewSet, basename="api-organization")
@@ -28,6 +29,7 @@ urlpatterns = [
         name="api-me-corrections",
     ),
     *dues_api.urlpatterns,
+    *meetings_api.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, not inline, so a
     # Content Security Policy without 'unsafe-inline' scripts still allows it.

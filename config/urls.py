@@ -13,5 +13,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("dues/", include("dues.urls")),
     path("pay/", include("dues.callback_urls")),
+    path("meetings/", include("organizations.meetings.urls")),
     path("", include("members.urls")),
 ]
