@@ -2,8 +2,10 @@
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -15,6 +17,24 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class IsStaffScope(BasePermission):
+    """A caller holding a role somewhere, or a platform operator."""
+
+    message = _("This needs a role in an organization.")
+
+    def has_permission(self, request, view) -> bool:
+        from organizations.scope import scope_for
+
+        return scope_for(request.user).is_staff_scope
+
+
+class ListThrottleMixin:
+    """The list rate on top of the default ones."""
+
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle]
+    throttle_scope = "list"
 
 
 class ActionThrottleMixin:

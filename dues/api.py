@@ -15,12 +15,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from config.api import IsStaffScope, ListThrottleMixin
 from dues.admin.scoping import assessments_in_scope, parse_month
 from dues.gateways import GatewayError
 from dues.models import MONEY, Assessment, Category, LedgerEntry, PaymentOrder
@@ -56,22 +57,6 @@ def _money(**kwargs) -> serializers.DecimalField:
         decimal_places=MONEY["decimal_places"],
         **kwargs,
     )
-
-
-class IsStaffScope(BasePermission):
-    """A caller holding a role somewhere, or a platform operator."""
-
-    message = _("This needs a role in an organization.")
-
-    def has_permission(self, request, view) -> bool:
-        return scope_for(request.user).is_staff_scope
-
-
-class ListThrottleMixin:
-    """The list rate on top of the default ones (see config.api)."""
-
-    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle]
-    throttle_scope = "list"
 
 
 # --- the member's own dues ---------------------------------------------------

@@ -20,12 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from config.api import IsStaffScope, ListThrottleMixin
 from organizations.meetings import selectors, services
 from organizations.meetings.window import check_in_window
 from organizations.models import (
@@ -48,22 +47,6 @@ WINDOW_STATES = "not_open, open, ended, cancelled"
 # Years a compliance request may name; outside them the periods make no
 # sense for a platform started in the 2020s.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-
-class IsStaffScope(BasePermission):
-    """A caller holding a role somewhere, or a platform operator."""
-
-    message = _("This needs a role in an organization.")
-
-    def has_permission(self, request, view) -> bool:
-        return scope_for(request.user).is_staff_scope
-
-
-class ListThrottleMixin:
-    """The list rate on top of the default ones (see config.api)."""
-
-    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle]
-    throttle_scope = "list"
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
