@@ -25,6 +25,7 @@ from members.demo.logins import (
     ensure_demo_logins,
     refuse_in_production,
 )
+from members.demo.meetings import seed_meetings
 from members.demo.people import MemberRow, generate_members
 from members.demo.store import store_members
 from members.demo.tree import (
@@ -116,6 +117,8 @@ def seed_demo(
         seed_dues(seed=seed, today=today)
     if logins:
         ensure_demo_logins(seed=seed, today=today)
+        # Meetings are planned by the demo secretary: they need the log-ins.
+        seed_meetings(today=today)
 
     logger.info(
         "demo members created=%d requested=%d seconds=%.1f", created, members, seconds
