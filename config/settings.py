@@ -390,6 +390,10 @@ LIUDONG_MEETING_CHECKIN_OPENS_MINUTES = env.int(
 LIUDONG_MEETING_SERIES_MONTHS_AHEAD = env.int(
     "LIUDONG_MEETING_SERIES_MONTHS_AHEAD", default=3
 )
+# Files kept with a meeting's minutes: PDF, images and office documents.
+LIUDONG_MEETING_ATTACHMENT_MAX_BYTES = env.int(
+    "LIUDONG_MEETING_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024
+)
 # Who tells members of their invitations: console (logs them, development),
 # mail (to the member's e-mail address) or a dotted path to a class with
 # send(message) for an SMS provider.

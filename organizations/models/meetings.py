@@ -7,6 +7,7 @@ and returning keeps both stays.
 """
 
 import secrets
+import uuid
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -19,6 +20,12 @@ from django.utils.translation import pgettext_lazy
 
 def new_checkin_nonce() -> str:
     return secrets.token_urlsafe(12)
+
+
+def attachment_path(attachment, filename: str) -> str:
+    # The server names the file: an uploaded name never reaches the disk.
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"meetings/{attachment.meeting_id}/{uuid.uuid4().hex}.{suffix}"
 
 
 class MeetingKind(models.TextChoices):
@@ -432,3 +439,34 @@ class ResolutionVoter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} on {self.resolution_id}"
+
+
+class MeetingAttachment(models.Model):
+    """A file kept with the minutes: slides, a signed sheet, photos."""
+
+    meeting = models.ForeignKey(
+        Meeting,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        verbose_name=_("meeting"),
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path)
+    # The name as uploaded, shown to people and used for the download.
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -311,7 +311,7 @@ def test_a_held_meeting_is_a_read_only_record(client, held, secretary_of_a):
     assert response.status_code == 200
     assert "form" not in response.context
     assert "会议纪要" in response.content.decode()
-    assert [s.name for s, _url in response.context["steps"]] == ["resolution"]
+    assert [s.name for s, _url in response.context["steps"]] == ["attach", "resolution"]
 
 
 def test_a_held_meeting_cannot_be_changed(client, held, secretary_of_a):
@@ -428,13 +428,13 @@ def test_the_meeting_page_costs_the_same_queries_for_few_and_many_members(
 ):
     present(started, secretary_of_a, voters[:2])
     client.force_login(secretary_of_a)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         client.get(change_url(started))
 
     more = [factories.make_member(branch_a) for _n in range(5)]
     services.invite(started, more)
     present(started, secretary_of_a, more)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         response = client.get(change_url(started))
 
     assert len(response.context["rows"]) == 10

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from members.services import audit_record
 from organizations.admin import ScopedAdmin, request_scope
 from organizations.admin.meetings.compliance import compliance_page, compliance_url
 from organizations.admin.meetings.forms import (
+    AttachmentForm,
     MeetingForm,
     MinutesForm,
     ReasonForm,
@@ -85,6 +86,34 @@ def _resolve(request, meeting, data) -> str:
     return _meeting_url(meeting)
 
 
+def _attach(request, meeting, data) -> str:
+    upload = data["file"]
+    services.attach_file(
+        actor=request.user,
+        scope=request_scope(request),
+        meeting=meeting,
+        upload=upload,
+        name=upload.name,
+    )
+    return _meeting_url(meeting)
+
+
+def _remove_attachment(request, attachment, data) -> str:
+    services.remove_attachment(
+        actor=request.user, scope=request_scope(request), attachment=attachment
+    )
+    return _meeting_url(attachment.meeting)
+
+
+REMOVE_ATTACHMENT = Step(
+    name="remove-attachment",
+    label=_("Remove the file"),
+    done=_("The file was removed."),
+    run=_remove_attachment,
+    danger=True,
+)
+
+
 def _renew_code(request, meeting, data) -> str:
     services.renew_checkin_code(
         actor=request.user, scope=request_scope(request), meeting=meeting
@@ -102,6 +131,18 @@ MEETING_STEPS = {
         explanation=_(
             "Members still checked in are recorded as leaving now; invited "
             "members who never came are recorded absent."
+        ),
+    ),
+    "attach": Step(
+        name="attach",
+        label=_("Attach a file"),
+        done=_("The file is kept with the minutes."),
+        run=_attach,
+        form=AttachmentForm,
+        explanation=_(
+            "Slides, a signed attendance sheet or photos of the meeting. The "
+            "file is checked by its content and downloaded, never shown in "
+            "the browser."
         ),
     ),
     "cancel": Step(
@@ -289,6 +330,22 @@ def meeting_page_context(request, meeting: Meeting, scope: Scope) -> dict:
             for a, c in changes
         ],
         "resolutions": list(meeting.resolutions.select_related("member")),
+        "attachments": [
+            {
+                "attachment": a,
+                "url": reverse(
+                    "admin:organizations_meeting_attachment", args=[meeting.pk, a.pk]
+                ),
+                "remove_url": reverse(
+                    "admin:organizations_meeting_attachment_remove",
+                    args=[meeting.pk, a.pk],
+                )
+                if writes
+                else "",
+                "uploaded_at": local_time(a.uploaded_at, zone),
+            }
+            for a in meeting.attachments.select_related("uploaded_by")
+        ],
         "steps": _meeting_steps(meeting, writes),
         "pdf_url": reverse("admin:organizations_meeting_minutes", args=[meeting.pk]),
         "compliance_url": compliance_url(meeting.organization),
@@ -326,6 +383,8 @@ def _meeting_steps(meeting: Meeting, writes: bool) -> list[tuple[Step, str]]:
     names = []
     if meeting.status == Meeting.Status.PLANNED:
         names += ["close", "cancel", "renew-code"]
+    if meeting.status != Meeting.Status.CANCELLED:
+        names.append("attach")
     if (
         meeting.kind in rules.VOTING_KINDS
         and meeting.status != Meeting.Status.CANCELLED
@@ -407,6 +466,16 @@ class MeetingAdmin(ScopedAdmin):
                 "<path:object_id>/attendance/<int:attendance_id>/<slug:step>/",
                 wrap(self.attendance_view),
                 name="organizations_meeting_attendance",
+            ),
+            path(
+                "<path:object_id>/attachments/<int:attachment_id>/",
+                wrap(self.attachment_view),
+                name="organizations_meeting_attachment",
+            ),
+            path(
+                "<path:object_id>/attachments/<int:attachment_id>/remove/",
+                wrap(self.remove_attachment_view),
+                name="organizations_meeting_attachment_remove",
             ),
             path(
                 "<path:object_id>/minutes.pdf",
@@ -583,6 +652,46 @@ class MeetingAdmin(ScopedAdmin):
         filename = f"minutes-{meeting.held_on:%Y%m%d}-{meeting.pk}.pdf"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    def attachment_view(self, request, object_id, attachment_id):
+        """A file of the minutes, as a download no browser renders inline."""
+        meeting = self.get_object(request, object_id)
+        attachment = meeting.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            raise Http404
+        audit_record(
+            actor=request.user,
+            action="meeting.attachment_download",
+            organization=meeting.organization,
+            meeting=meeting.pk,
+            attachment=attachment.pk,
+        )
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.name,
+            content_type=attachment.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store, private"
+        return response
+
+    def remove_attachment_view(self, request, object_id, attachment_id):
+        meeting = self._writable(request, object_id)
+        attachment = meeting.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            raise Http404
+        return run_step(
+            self,
+            request,
+            attachment,
+            REMOVE_ATTACHMENT,
+            context={
+                "summary": [*_summary(meeting), (_("File"), attachment.name)],
+                "original": meeting,
+                "original_label": meeting.title,
+            },
+        )
 
     def compliance_view(self, request):
         return compliance_page(self, request)

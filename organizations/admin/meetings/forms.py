@@ -162,9 +162,9 @@ def series_details(data: dict) -> services.SeriesDetails:
 
 
 class MinutesForm(forms.Form):
-    # TODO: a rich-text editor and attachments for the minutes; the minutes
-    # are a textarea of simple HTML until the admin gets an editor script
-    # that passes the Content Security Policy.
+    # TODO: a rich-text editor for the minutes; they are a textarea of
+    # simple HTML until the admin gets an editor script that passes the
+    # Content Security Policy. Files go in through the "attach" step.
     minutes = forms.CharField(
         label=_("minutes"),
         required=False,
@@ -173,6 +173,14 @@ class MinutesForm(forms.Form):
             "Simple formatting is kept (paragraphs, lists, bold, tables); "
             "links, images and scripts are removed."
         ),
+    )
+
+
+class AttachmentForm(forms.Form):
+    # Any name and type the browser says; the service checks the content.
+    file = forms.FileField(
+        label=_("file"),
+        help_text=_("A PDF, image, Word, Excel or PowerPoint file of up to 20 MB."),
     )
 
 

@@ -10,6 +10,10 @@ attendance: check-in, the secretary's record, closing with minutes;
 votes: resolutions under the quorum and majority rules.
 """
 
+from organizations.meetings.services.attachments import (
+    attach_file,
+    remove_attachment,
+)
 from organizations.meetings.services.attendance import (
     MINUTES_TAGS,
     CheckInRefused,
@@ -47,6 +51,8 @@ from organizations.meetings.services.votes import (
 )
 
 __all__ = [
+    "attach_file",
+    "remove_attachment",
     "COMMITTEE_ROLES",
     "CheckInRefused",
     "MINUTES_TAGS",
