@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from members.models import Member
-from members.selectors import members_held_on
+from members.selectors import members_held_on, placements_on
 from organizations.meetings import rules
 from organizations.models import Attendance, Meeting, MeetingKind, Organization
 from organizations.scope import OutOfScope, Scope, subtree_q
@@ -40,6 +40,25 @@ def meeting_attendance(meeting: Meeting) -> QuerySet[Attendance]:
         meeting.attendances.select_related("member")
         .prefetch_related("intervals", "changes")
         .order_by("member__name", "member_id")
+    )
+
+
+def invitable_members(meeting: Meeting) -> QuerySet[Member]:
+    """Members the secretary may add: held or placed there, not yet invited."""
+    day = meeting.held_on
+    placed = placements_on(day).filter(inflow_organization=meeting.organization)
+    held = members_held_on(organization=meeting.organization, on=day)
+    return (
+        Member.objects.filter(
+            Q(pk__in=held.values("pk")) | Q(pk__in=placed.values("member_id")),
+            status__in=[
+                Member.Status.FULL,
+                Member.Status.PROBATIONARY,
+                Member.Status.SUSPENDED,
+            ],
+        )
+        .exclude(attendances__meeting=meeting)
+        .order_by("name", "pk")
     )
 
 

@@ -929,3 +929,63 @@ def test_the_other_branchs_secretary_cannot_see_a_series(
     assert client.get(series_url(series)).status_code == 404
     assert client.post(series_url(series), series_form()).status_code == 404
     assert client.get(SERIES_LIST_URL).context["cl"].result_count == 0
+
+
+# --- choosing who is invited
+
+
+def test_the_secretary_invites_a_member_left_out_and_takes_one_back(
+    client, upcoming, member, branch_a, secretary_of_a
+):
+    uninvite_first = attendance_of(upcoming, member)
+    late_joiner = factories.make_member(branch_a)
+    # Joined after the meeting was planned: not invited by default.
+    assert not Attendance.objects.filter(meeting=upcoming, member=late_joiner).exists()
+    client.force_login(secretary_of_a)
+
+    page = client.get(step_url(upcoming, "invite"))
+    offered = list(page.context["form"].fields["members"].queryset)
+    response = client.post(step_url(upcoming, "invite"), {"members": [late_joiner.pk]})
+
+    assert offered == [late_joiner]
+    assert response.status_code == 302
+    assert attendance_of(upcoming, late_joiner).status == Attendance.Status.INVITED
+    response = client.post(row_url(uninvite_first, "uninvite"))
+    assert response.status_code == 302
+    assert not Attendance.objects.filter(pk=uninvite_first.pk).exists()
+    assert AuditEvent.objects.filter(action="meeting.uninvited", member=member).exists()
+
+
+def test_a_member_outside_the_organisation_cannot_be_invited(
+    client, upcoming, member_of_b, secretary_of_a
+):
+    client.force_login(secretary_of_a)
+
+    response = client.post(step_url(upcoming, "invite"), {"members": [member_of_b.pk]})
+
+    assert response.status_code == 200
+    assert "members" in form_errors(response)
+    assert not Attendance.objects.filter(member=member_of_b).exists()
+
+
+def test_an_invitation_acted_on_cannot_be_taken_back(
+    client, started, member, member_user, secretary_of_a
+):
+    services.check_in(user=member_user, meeting=started)
+    client.force_login(secretary_of_a)
+
+    response = client.post(row_url(attendance_of(started, member), "uninvite"))
+
+    assert response.status_code == 200
+    assert attendance_of(started, member).status == Attendance.Status.PRESENT
+
+
+def test_others_cannot_invite(
+    client, upcoming, branch_a, secretary_of_b, provincial_viewer
+):
+    someone = factories.make_member(branch_a)
+    for user, refused in ((secretary_of_b, 404), (provincial_viewer, 403)):
+        client.force_login(user)
+        response = client.post(step_url(upcoming, "invite"), {"members": [someone.pk]})
+        assert response.status_code == refused
+    assert not Attendance.objects.filter(member=someone).exists()

@@ -26,6 +26,7 @@ from organizations.admin import ScopedAdmin, request_scope
 from organizations.admin.meetings.compliance import compliance_page, compliance_url
 from organizations.admin.meetings.forms import (
     AttachmentForm,
+    InviteForm,
     MeetingForm,
     MinutesForm,
     ReasonForm,
@@ -86,6 +87,23 @@ def _resolve(request, meeting, data) -> str:
     return _meeting_url(meeting)
 
 
+def _invite(request, meeting, data) -> str:
+    services.invite_members(
+        actor=request.user,
+        scope=request_scope(request),
+        meeting=meeting,
+        members=list(data["members"]),
+    )
+    return _meeting_url(meeting)
+
+
+def _uninvite(request, attendance, data) -> str:
+    services.uninvite(
+        actor=request.user, scope=request_scope(request), attendance=attendance
+    )
+    return _meeting_url(attendance.meeting)
+
+
 def _attach(request, meeting, data) -> str:
     upload = data["file"]
     services.attach_file(
@@ -132,6 +150,13 @@ MEETING_STEPS = {
             "Members still checked in are recorded as leaving now; invited "
             "members who never came are recorded absent."
         ),
+    ),
+    "invite": Step(
+        name="invite",
+        label=_("Invite members"),
+        done=_("The members were invited and will be told."),
+        run=_invite,
+        form=InviteForm,
     ),
     "attach": Step(
         name="attach",
@@ -221,6 +246,14 @@ ATTENDANCE_STEPS = {
         run=_absent(Status.EXCUSED),
         form=ReasonForm,
     ),
+    "uninvite": Step(
+        name="uninvite",
+        label=_("Take back the invitation"),
+        done=_("The invitation was taken back."),
+        run=_uninvite,
+        form=NoFields,
+        danger=True,
+    ),
 }
 
 
@@ -265,6 +298,8 @@ def _row_actions(meeting: Meeting, attendance: Attendance, started: bool):
         i.method != CheckInMethod.SECRETARY for i in attendance.intervals.all()
     )
     names = []
+    if not started and attendance.status == Status.INVITED:
+        names.append("uninvite")
     if started and attendance.status != Status.PRESENT:
         names.append("present")
     if not own_check_in:
@@ -382,7 +417,7 @@ def _meeting_steps(meeting: Meeting, writes: bool) -> list[tuple[Step, str]]:
         return []
     names = []
     if meeting.status == Meeting.Status.PLANNED:
-        names += ["close", "cancel", "renew-code"]
+        names += ["invite", "close", "cancel", "renew-code"]
     if meeting.status != Meeting.Status.CANCELLED:
         names.append("attach")
     if (
@@ -411,9 +446,6 @@ def _attendance_count(status: str | None = None) -> Subquery:
 class MeetingAdmin(ScopedAdmin):
     # Written through the services only: the add and change pages post
     # their forms to plan_meeting and update_meeting, nothing is deleted.
-    # TODO: invite or take back single members from the meeting page
-    # (services.invite and uninvite exist); until then the default
-    # invitations of the kind of meeting apply.
     write_access = "scope"
     delete_access = "nobody"
     actions = None
@@ -597,7 +629,8 @@ class MeetingAdmin(ScopedAdmin):
         if step not in MEETING_STEPS:
             raise Http404
         chosen = MEETING_STEPS[step]
-        form_kwargs = {"meeting": meeting} if chosen.form is ResolutionForm else {}
+        takes_meeting = chosen.form in (ResolutionForm, InviteForm)
+        form_kwargs = {"meeting": meeting} if takes_meeting else {}
         return run_step(
             self,
             request,

@@ -15,7 +15,7 @@ from organizations.admin.steps import (
     MonthField,
     OrganizationChoiceField,
 )
-from organizations.meetings import rules, services
+from organizations.meetings import rules, selectors, services
 from organizations.models import (
     Meeting,
     MeetingKind,
@@ -174,6 +174,19 @@ class MinutesForm(forms.Form):
             "links, images and scripts are removed."
         ),
     )
+
+
+class InviteForm(forms.Form):
+    members = forms.ModelMultipleChoiceField(
+        label=_("members to invite"),
+        queryset=Member.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Members the organisation holds or hosts who are not invited yet."),
+    )
+
+    def __init__(self, *args, meeting, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = selectors.invitable_members(meeting)
 
 
 class AttachmentForm(forms.Form):

@@ -264,15 +264,48 @@ def _lock_meeting(meeting: Meeting) -> None:
     list(Meeting.objects.select_for_update(no_key=True).filter(pk=meeting.pk))
 
 
+def invite_members(
+    *, actor: User, scope: Scope, meeting: Meeting, members: list[Member]
+) -> int:
+    """The secretary invites members beyond the defaults of the kind."""
+    require_write(scope, meeting.organization)
+    if meeting.status != Meeting.Status.PLANNED:
+        raise ValidationError(
+            _("Members can be invited to a planned meeting only."),
+            code="not_planned",
+        )
+
+    with transaction.atomic():
+        invited = invite(meeting, members)
+        audit_record(
+            actor=actor,
+            action="meeting.invited",
+            organization=meeting.organization,
+            meeting=meeting.pk,
+            members=[m.pk for m in members],
+        )
+    return invited
+
+
 def uninvite(*, actor: User, scope: Scope, attendance: Attendance) -> None:
     """Take back an invitation nobody has acted on yet."""
-    require_write(scope, attendance.meeting.organization)
+    meeting = attendance.meeting
+    require_write(scope, meeting.organization)
     if attendance.status != Status.INVITED or attendance.intervals.exists():
         raise ValidationError(
             _("Only an invitation without attendance can be taken back."),
             code="attended",
         )
-    attendance.delete()
+
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="meeting.uninvited",
+            member=attendance.member,
+            organization=meeting.organization,
+            meeting=meeting.pk,
+        )
+        attendance.delete()
 
 
 def _notify_on_commit(meeting_id: int, attendance_ids: list[int]) -> None:
