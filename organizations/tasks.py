@@ -62,6 +62,14 @@ def notify_invitations(meeting_id: int, attendance_ids: list[int]) -> int:
 
 
 @shared_task(**_RETRY)
+def notify_meeting_change(meeting_id: int, change: str) -> int:
+    """Tell a meeting's invitees it moved or was cancelled."""
+    from organizations.meetings.services import send_meeting_change
+
+    return send_meeting_change(meeting_id=meeting_id, change=change)
+
+
+@shared_task(**_RETRY)
 def extend_meeting_series() -> int:
     """Plan the coming months of every recurring meeting (idempotent)."""
     from organizations.meetings.services import extend_all_series

@@ -145,6 +145,21 @@ def _code_tables_after_flush(request):
 
     if not Region.objects.exists():
         factories.load_code_tables()
+    _dues_policy_after_flush()
+
+
+def _dues_policy_after_flush():
+    # The national dues policy comes from a data migration, which a flush
+    # empties like any table; assessments need it.
+    import importlib
+
+    from django.apps import apps
+
+    from dues.models import DuesPolicy
+
+    if not DuesPolicy.objects.exists():
+        migration = importlib.import_module("dues.migrations.0002_national_policy_2008")
+        migration.add_policy(apps, None)
 
 
 @pytest.fixture(autouse=True)

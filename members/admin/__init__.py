@@ -59,6 +59,7 @@ from members.services import (
     validate_record,
 )
 from organizations.admin import OperatorOnlyAdmin, ScopedAdmin, request_scope
+from organizations.meetings.selectors import member_recent_meetings
 from organizations.models import Organization
 from organizations.scope import organizations_in_scope, today
 
@@ -303,6 +304,7 @@ class MemberAdmin(MemberWorkMixin, ScopedAdmin):
         "phone_masked",
         "organization_name",
         "membership_history_table",
+        "organisational_life_table",
         "audit_trail_table",
     )
 
@@ -355,7 +357,13 @@ class MemberAdmin(MemberWorkMixin, ScopedAdmin):
             (_("Work and residence"), {"fields": LIFE_FIELDS}),
             (
                 _("History"),
-                {"fields": ("membership_history_table", "audit_trail_table")},
+                {
+                    "fields": (
+                        "membership_history_table",
+                        "organisational_life_table",
+                        "audit_trail_table",
+                    )
+                },
             ),
         ]
 
@@ -513,6 +521,27 @@ class MemberAdmin(MemberWorkMixin, ScopedAdmin):
             ),
         )
         return _table((_("Organization"), _("From"), _("Until")), rows)
+
+    @admin.display(description=_("organisational life (last 6 months)"))
+    def organisational_life_table(self, member: Member):
+        # Wherever the meetings were: a mobile member's attendance at the
+        # inflow organisation shows here, to the organisation holding them.
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    a.meeting.held_on.isoformat(),
+                    a.meeting.organization.name,
+                    f"{a.meeting.get_kind_display()} · {a.meeting.title}",
+                    a.get_status_display(),
+                )
+                for a in member_recent_meetings(member)
+            ),
+        )
+        return _table(
+            (_("Date"), _("Organization"), _("Meeting"), _("Attendance")), rows
+        )
 
     @admin.display(description=_("audit trail"))
     def audit_trail_table(self, member: Member):

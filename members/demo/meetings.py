@@ -1,11 +1,11 @@
 """Demo organisational life: meetings the demo log-ins can take part in.
 
 Written through the meeting services, as the demo secretary (or, for the
-inflow branch, the operator) would: the demo branch's monthly theme Party
-day, last month's general meeting already held, and a lecture open for
-check-in today, both at the demo branch and at the Shenzhen branch the
-mobile member is placed with. A second run adds only what is missing, such
-as today's lecture on a new day.
+inflow branch, the operator) would: a monthly theme Party day and a
+lecture open for check-in today, both at the demo branch and at the
+Shenzhen branch the mobile member is placed with, and the demo branch's
+general meeting of last month, already held. A second run adds only what
+is missing, such as today's lecture on a new day.
 """
 
 import datetime
@@ -39,16 +39,18 @@ def seed_meetings(*, today: datetime.date) -> None:
     _last_months_general_meeting(branch, secretary, today)
     _todays_lecture(branch, secretary, today)
     if inflow is not None:
+        # The mobile member sees the Shenzhen branch's meetings too.
+        _theme_day_series(inflow, operator, today)
         _todays_lecture(inflow, operator, today)
 
 
-def _theme_day_series(branch, secretary, today) -> None:
-    if MeetingSeries.objects.filter(organization=branch).exists():
+def _theme_day_series(organization, actor, today) -> None:
+    if MeetingSeries.objects.filter(organization=organization).exists():
         return
     services.plan_series(
-        actor=secretary,
-        scope=scope_for(secretary),
-        organization=branch,
+        actor=actor,
+        scope=scope_for(actor),
+        organization=organization,
         details=services.SeriesDetails(
             kind="theme_day",
             title="主题党日",

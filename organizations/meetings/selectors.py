@@ -114,6 +114,58 @@ def member_attendance(
     return {"since": since, "on": on, **counts}
 
 
+def member_recent_meetings(
+    member: Member, *, on: datetime.date | None = None, months: int = 6
+) -> QuerySet[Attendance]:
+    """The member's held meetings of the last months, at any organisation.
+
+    What the organisation holding the relationship reads about a mobile
+    member: their attendance at the inflow organisation is theirs.
+    """
+    on = on or timezone.localdate()
+    since = on - relativedelta(months=months)
+    return (
+        Attendance.objects.filter(
+            member=member,
+            meeting__status=Meeting.Status.HELD,
+            meeting__held_on__gt=since,
+            meeting__held_on__lte=on,
+        )
+        .select_related("meeting", "meeting__organization")
+        .order_by("-meeting__held_on", "-meeting_id")
+    )
+
+
+def members_attendance(
+    *, organization: Organization, on: datetime.date | None = None, months: int = 6
+) -> QuerySet[Member]:
+    """Members held by ``organization`` with their meetings of the last months.
+
+    Each member carries ``invited``, ``present`` and ``excused`` counts over
+    held meetings anywhere (a mobile member's inflow meetings included).
+    """
+    on = on or timezone.localdate()
+    since = on - relativedelta(months=months)
+    window = Q(
+        attendances__meeting__status=Meeting.Status.HELD,
+        attendances__meeting__held_on__gt=since,
+        attendances__meeting__held_on__lte=on,
+    )
+    return (
+        members_held_on(organization=organization, on=on)
+        .annotate(
+            invited=Count("attendances", filter=window),
+            present=Count(
+                "attendances", filter=window & Q(attendances__status=Status.PRESENT)
+            ),
+            excused=Count(
+                "attendances", filter=window & Q(attendances__status=Status.EXCUSED)
+            ),
+        )
+        .order_by("name", "pk")
+    )
+
+
 def members_without_organisational_life(
     *, organization: Organization, on: datetime.date | None = None, months: int = 6
 ) -> QuerySet[Member]:

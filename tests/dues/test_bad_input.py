@@ -19,9 +19,8 @@ CALLBACK = reverse("pay:callback", args=["sandbox"])
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.django_db(transaction=True)
 def test_an_assessment_is_recorded_outside_a_test_transaction(
-    client, member, secretary_of_a
+    transactional_db, client, member, secretary_of_a
 ):
     # The admin runs each request in autocommit: the service must open its
     # own transaction before it locks the member.

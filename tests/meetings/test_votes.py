@@ -64,8 +64,8 @@ def vote(meeting, secretary, *, ayes, nays=0, abstentions=0, **kwargs):
         actor=secretary,
         scope=scope_for(secretary),
         meeting=meeting,
-        subject=kwargs.pop("subject", "convert"),
-        text=kwargs.pop("text", "同意转为正式党员"),
+        subject=kwargs.pop("subject", "other"),
+        text=kwargs.pop("text", "通过支部工作计划"),
         ayes=ayes,
         nays=nays,
         abstentions=abstentions,
@@ -363,3 +363,32 @@ def test_an_ended_role_leaves_the_committee(
         committee[0].pk,
         committee[1].pk,
     }
+
+
+def test_a_conversion_names_a_probationary_member_of_the_organisation(
+    general_meeting, branch_of_eleven, secretary_of_a, member_of_b
+):
+    probationary = branch_of_eleven["probationary"][0]
+    full = branch_of_eleven["full"][0]
+    present(general_meeting, branch_of_eleven["full"][:6], secretary_of_a)
+
+    for member, code in (
+        (None, "member_required"),
+        (full, "not_probationary"),
+        (member_of_b, "member_elsewhere"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            vote(
+                general_meeting,
+                secretary_of_a,
+                ayes=6,
+                subject="convert",
+                member=member,
+            )
+        assert refused.value.error_dict["member"][0].code == code
+    assert not Resolution.objects.exists()
+
+    converted = vote(
+        general_meeting, secretary_of_a, ayes=6, subject="convert", member=probationary
+    )
+    assert converted.passed

@@ -126,6 +126,8 @@ def test_a_secretary_sees_members_and_organisations_but_not_roles_on_the_index(
         "DuesPolicy",
         "DuesRule",
         "LedgerEntry",
+        "Meeting",
+        "MeetingSeries",
         "Member",
         "Mobility",
         "NeedsSurvey",

@@ -104,6 +104,11 @@ def compliance_context(
             )
         )
         context["lapse_months"] = LAPSE_MONTHS
+        context["attendance"] = list(
+            selectors.members_attendance(
+                organization=organization, on=today, months=LAPSE_MONTHS
+            )
+        )
     return context
 
 

@@ -199,7 +199,7 @@ class AttachmentForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label=_("reason"), widget=forms.Textarea(attrs={"rows": 3})
+        label=_("reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 

@@ -27,6 +27,8 @@ from organizations.scope import OutOfScope, Scope
 
 logger = logging.getLogger(__name__)
 
+REASON_MAX_LENGTH = 500
+
 Status = Attendance.Status
 
 # Tags the minutes may keep: what a simple editor produces, nothing active.
@@ -245,6 +247,14 @@ def record_absence(
         raise ValidationError(
             {"reason": _("Give the reason for the absence.")}, code="reason_required"
         )
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "reason": _("Keep the reason within %(count)s characters.")
+                % {"count": REASON_MAX_LENGTH}
+            },
+            code="reason_too_long",
+        )
     if meeting.status == Meeting.Status.CANCELLED:
         raise ValidationError(_("This meeting was cancelled."), code="cancelled")
     # Leave can be asked for in advance; absence is only known once the
@@ -260,7 +270,10 @@ def record_absence(
         own_check_ins = attendance.intervals.exclude(method=CheckInMethod.SECRETARY)
         if own_check_ins.exists():
             raise ValidationError(
-                _("The member checked in; they cannot be marked absent."),
+                _(
+                    "The member checked in themselves; they cannot be recorded "
+                    "absent or excused."
+                ),
                 code="checked_in",
             )
         attendance.intervals.all().delete()

@@ -2,7 +2,7 @@
 
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -103,17 +103,48 @@ def plan_meeting(
 def update_meeting(
     *, actor: User, scope: Scope, meeting: Meeting, details: MeetingDetails
 ) -> Meeting:
-    """Change a planned meeting's details; the invitations stay."""
+    """Change a planned meeting; invitees hear of a new time or place.
+
+    The kind stays: it decided who was invited and who votes, so another
+    kind of meeting is cancelled and planned anew.
+    """
     require_write(scope, meeting.organization)
     _check_details(meeting.organization, details)
 
     with transaction.atomic():
         meeting = _planned_meeting(meeting, _("Only a planned meeting can be changed."))
+        if details.kind != meeting.kind:
+            raise ValidationError(
+                {
+                    "kind": _(
+                        "The kind of a planned meeting cannot change: cancel it "
+                        "and plan a meeting of the other kind."
+                    )
+                },
+                code="kind_changed",
+            )
         fields = _meeting_fields(meeting.organization, details)
+        moved = _moved(meeting, fields)
         for name, value in fields.items():
             setattr(meeting, name, value)
         meeting.save(update_fields=[*fields, "updated_at"])
+        audit_record(
+            actor=actor,
+            action="meeting.changed",
+            organization=meeting.organization,
+            meeting=meeting.pk,
+        )
+        if moved:
+            _notify_change_on_commit(meeting.pk, "changed")
     return meeting
+
+
+# What invitees are told about again when it changes.
+_NOTICED_FIELDS = ("starts_at", "ends_at", "mode", "place", "online_link")
+
+
+def _moved(meeting: Meeting, fields: dict) -> bool:
+    return any(getattr(meeting, name) != fields[name] for name in _NOTICED_FIELDS)
 
 
 def cancel_meeting(
@@ -136,6 +167,7 @@ def cancel_meeting(
             meeting=meeting.pk,
             reason=reason.strip(),
         )
+        _notify_change_on_commit(meeting.pk, "cancelled")
     return meeting
 
 
@@ -151,6 +183,10 @@ def _planned_meeting(meeting: Meeting, refusal: str) -> Meeting:
     return meeting
 
 
+_EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+_LATEST = datetime.timedelta(days=2 * 366)
+
+
 def _check_details(organization: Organization, details: MeetingDetails) -> None:
     errors = {}
     if details.kind not in MeetingKind.values:
@@ -159,6 +195,11 @@ def _check_details(organization: Organization, details: MeetingDetails) -> None:
         errors["kind"] = _("This organisation does not hold this kind of meeting.")
     if not details.title.strip():
         errors["title"] = _("Give the meeting a title.")
+    latest = timezone.now() + _LATEST
+    if not _EARLIEST <= details.starts_at <= latest:
+        # Past meetings may be recorded afterwards (the compliance pages go
+        # back to 2000); planning more than two years ahead is a slip.
+        errors["starts_at"] = _("A meeting starts between 2000 and two years from now.")
     if details.ends_at <= details.starts_at:
         errors["ends_at"] = _("The meeting must end after it starts.")
     elif details.ends_at - details.starts_at > datetime.timedelta(hours=24):
@@ -308,6 +349,12 @@ def uninvite(*, actor: User, scope: Scope, attendance: Attendance) -> None:
         attendance.delete()
 
 
+def _notify_change_on_commit(meeting_id: int, change: str) -> None:
+    from organizations.tasks import notify_meeting_change
+
+    transaction.on_commit(lambda: notify_meeting_change.delay(meeting_id, change))
+
+
 def _notify_on_commit(meeting_id: int, attendance_ids: list[int]) -> None:
     from organizations.tasks import notify_invitations
 
@@ -366,6 +413,16 @@ def update_series(
 
     with transaction.atomic():
         series = MeetingSeries.objects.select_for_update().get(pk=series.pk)
+        if details.kind != series.kind:
+            raise ValidationError(
+                {
+                    "kind": _(
+                        "The kind of a recurring meeting cannot change: end it "
+                        "and plan a recurring meeting of the other kind."
+                    )
+                },
+                code="kind_changed",
+            )
         months_before = (series.first_month, series.last_month)
         for name, value in _series_fields(details).items():
             setattr(series, name, value)
@@ -452,10 +509,14 @@ def _create_occurrence(
 def _update_occurrence(
     series: MeetingSeries, meeting: Meeting, starts_at: datetime.datetime
 ) -> None:
-    for name, value in _occurrence_fields(series, starts_at).items():
+    fields = _occurrence_fields(series, starts_at)
+    told = meeting.status == Meeting.Status.PLANNED and _moved(meeting, fields)
+    for name, value in fields.items():
         setattr(meeting, name, value)
     meeting.status = Meeting.Status.PLANNED
     meeting.save()
+    if told:
+        _notify_change_on_commit(meeting.pk, "changed")
 
 
 def _dropped_by_series(
@@ -505,9 +566,11 @@ def _check_series(organization: Organization, details: SeriesDetails) -> None:
         errors["last_month"] = _("The last month cannot come before the first.")
     if errors:
         raise ValidationError(errors)
-    # The rest is checked as for a single meeting.
+    # The rest is checked as for a single meeting, the next one planned (a
+    # series started long ago can still be edited).
+    this_month = timezone.localdate().replace(day=1)
     first = datetime.datetime.combine(
-        details.first_month, details.start_time, tzinfo=datetime.UTC
+        max(details.first_month, this_month), details.start_time, tzinfo=datetime.UTC
     )
     _check_details(
         organization,
@@ -582,6 +645,28 @@ def send_invitations(*, meeting_id: int, attendance_ids: list[int]) -> int:
         sent += 1
     Meeting.objects.filter(pk=meeting.pk).update(invitations_sent_at=timezone.now())
     logger.info("meeting invitations sent meeting=%s count=%d", meeting.pk, sent)
+    return sent
+
+
+def send_meeting_change(*, meeting_id: int, change: str) -> int:
+    """Tell every invitee that a meeting moved, or was cancelled."""
+    from organizations.meetings.notify import get_notifier
+
+    meeting = Meeting.objects.select_related("organization").get(pk=meeting_id)
+    notifier = get_notifier()
+    attendances = meeting.attendances.select_related("member", "member__user")
+    sent = 0
+    for attendance in attendances:
+        message = _invitation(meeting, attendance.member)
+        if change == "cancelled":
+            subject = _("Cancelled: %(title)s") % {"title": meeting.title}
+        else:
+            subject = _("Changed: %(title)s") % {"title": meeting.title}
+        notifier.send(replace(message, subject=subject))
+        sent += 1
+    logger.info(
+        "meeting change sent meeting=%s change=%s count=%d", meeting.pk, change, sent
+    )
     return sent
 
 

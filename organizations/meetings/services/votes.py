@@ -72,6 +72,7 @@ def record_resolution(
         raise ValidationError({"subject": _("Unknown subject.")})
     if not text.strip():
         raise ValidationError({"text": _("Write the resolution.")})
+    _check_subject(meeting, subject, member)
 
     with transaction.atomic():
         voters = list(voters_for(meeting).order_by("pk"))
@@ -122,6 +123,47 @@ def record_resolution(
             passed=passed,
         )
     return resolution
+
+
+def _check_subject(meeting: Meeting, subject: str, member: Member | None) -> None:
+    """A decision about a member names a member it can concern.
+
+    Converting and disciplining concern a member the organisation holds (a
+    probationary one to convert); an acceptance may name the new
+    probationary member once recorded, or no one yet.
+    """
+    Subject = Resolution.Subject
+    if subject in (Subject.CONVERT, Subject.DISCIPLINE) and member is None:
+        raise ValidationError(
+            {
+                "member": ValidationError(
+                    _("Name the member the resolution concerns."),
+                    code="member_required",
+                )
+            },
+        )
+    if member is None:
+        return
+    held = members_held_on(organization=meeting.organization, on=meeting.held_on)
+    if not held.filter(pk=member.pk).exists():
+        raise ValidationError(
+            {
+                "member": ValidationError(
+                    _("The member is not held by this organisation."),
+                    code="member_elsewhere",
+                )
+            },
+        )
+    probationary = member.status == Member.Status.PROBATIONARY
+    if subject in (Subject.CONVERT, Subject.ACCEPT_PROBATIONARY) and not probationary:
+        raise ValidationError(
+            {
+                "member": ValidationError(
+                    _("Only a probationary member can be accepted or converted."),
+                    code="not_probationary",
+                )
+            },
+        )
 
 
 def _check_vote_meeting(meeting: Meeting) -> None:
