@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_celery_beat",
     "treebeard",
+    "django_prose_editor",
+    "js_asset",
     "organizations",
     "members",
     "dues",

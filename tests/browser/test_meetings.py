@@ -161,4 +161,20 @@ def test_a_placed_member_checks_in_online_and_the_inflow_secretary_sees_it(
     assert admin_row.get_attribute("data-status") == "present"
     assert "刘小明" in admin_row.inner_text()
     desk.screenshot(path=artifacts / "meetings-admin-present.png", full_page=True)
+
+    # The secretary closes the meeting, writing the minutes in the editor.
+    desk.goto(
+        f"{live_server.url}/admin/organizations/meeting/{theme_day.pk}/step/close/"
+    )
+    editor = desk.locator(".ProseMirror[contenteditable=true]")
+    editor.click()
+    desk.keyboard.type("学习了党章。")
+    desk.keyboard.press("Control+b")
+    desk.keyboard.type("下月继续")
+    desk.screenshot(path=artifacts / "meetings-minutes-editor.png")
+    desk.locator("[data-testid=step-form] [type=submit]").click()
+    desk.wait_for_url(f"**/admin/organizations/meeting/{theme_day.pk}/change/")
+    theme_day.refresh_from_db()
+    assert theme_day.status == "held"
+    assert "<strong>下月继续</strong>" in theme_day.minutes
     desk.context.close()

@@ -7,6 +7,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_prose_editor.fields import ProseEditorFormField
+from django_prose_editor.widgets import AdminProseEditorWidget
 
 from members.models import Member
 from members.selectors import members_held_on
@@ -162,15 +164,33 @@ def series_details(data: dict) -> services.SeriesDetails:
 
 
 class MinutesForm(forms.Form):
-    # TODO: a rich-text editor for the minutes; they are a textarea of
-    # simple HTML until the admin gets an editor script that passes the
-    # Content Security Policy. Files go in through the "attach" step.
-    minutes = forms.CharField(
+    # django-prose-editor gives a small ProseMirror editor whose output is
+    # only these tags; the service cleans the HTML again (nh3) whatever a
+    # client posts.
+    # TODO: when the Content Security Policy of issue 10 arrives, the
+    # editor's inline import map needs the request's nonce.
+    minutes = ProseEditorFormField(
         label=_("minutes"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 14}),
+        extensions={
+            "Bold": True,
+            "Italic": True,
+            "Underline": True,
+            "Heading": {"levels": [3, 4]},
+            "BulletList": True,
+            "OrderedList": True,
+            "ListItem": True,
+            "Blockquote": True,
+            "Table": True,
+            "TableRow": True,
+            "TableHeader": True,
+            "TableCell": True,
+            "HardBreak": True,
+            "History": True,
+        },
+        widget=AdminProseEditorWidget,
         help_text=_(
-            "Simple formatting is kept (paragraphs, lists, bold, tables); "
+            "Paragraphs, headings, lists, bold, italic and tables are kept; "
             "links, images and scripts are removed."
         ),
     )
