@@ -404,6 +404,23 @@ LIUDONG_NOTIFIER = env.str(
     default="mail" if PRODUCTION else "console",
 )
 
+# Study (issue 7). The portal sends a heartbeat every HEARTBEAT seconds
+# while the page is visible and in use; a gap longer than IDLE counts
+# nothing. Yearly targets are DESIGN.md's (members; secretaries and
+# committee members).
+LIUDONG_STUDY_HEARTBEAT_SECONDS = env.int("LIUDONG_STUDY_HEARTBEAT_SECONDS", default=30)
+LIUDONG_STUDY_IDLE_SECONDS = env.int("LIUDONG_STUDY_IDLE_SECONDS", default=90)
+LIUDONG_STUDY_YEARLY_HOURS = env.int("LIUDONG_STUDY_YEARLY_HOURS", default=32)
+LIUDONG_STUDY_YEARLY_HOURS_CADRES = env.int(
+    "LIUDONG_STUDY_YEARLY_HOURS_CADRES", default=56
+)
+# FSRS (memory-based review): the retention the schedule aims at, and the
+# model's parameters (comma-separated; empty means the library's defaults).
+LIUDONG_FSRS_DESIRED_RETENTION = env.float(
+    "LIUDONG_FSRS_DESIRED_RETENTION", default=0.9
+)
+LIUDONG_FSRS_PARAMETERS = env.str("LIUDONG_FSRS_PARAMETERS", default="")
+
 LOG_LEVEL = env.str("LIUDONG_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

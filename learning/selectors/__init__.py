@@ -1,0 +1,1 @@
+"""Reads of study: courses, hours against targets, review cards, retention."""

@@ -1,0 +1,1 @@
+"""Writes of study: progress, completion, offline hours, reviews, imports."""
