@@ -414,6 +414,12 @@ LIUDONG_STUDY_YEARLY_HOURS = env.int("LIUDONG_STUDY_YEARLY_HOURS", default=32)
 LIUDONG_STUDY_YEARLY_HOURS_CADRES = env.int(
     "LIUDONG_STUDY_YEARLY_HOURS_CADRES", default=56
 )
+# Share of a course's credit time a member must have studied (counted
+# seconds) before completion credits the course's hours; 1.0 means the full
+# credit time, so credited hours never exceed the time counted.
+LIUDONG_STUDY_COMPLETION_SHARE = env.float(
+    "LIUDONG_STUDY_COMPLETION_SHARE", default=1.0
+)
 # FSRS (memory-based review): the retention the schedule aims at, and the
 # model's parameters (comma-separated; empty means the library's defaults).
 LIUDONG_FSRS_DESIRED_RETENTION = env.float(

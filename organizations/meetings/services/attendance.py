@@ -21,6 +21,7 @@ from organizations.models import (
     AttendanceInterval,
     CheckInMethod,
     Meeting,
+    MeetingKind,
 )
 from organizations.models.meetings import new_checkin_nonce
 from organizations.scope import OutOfScope, Scope
@@ -223,6 +224,7 @@ def record_presence(
         _change_status(
             attendance, Status.PRESENT, actor=actor, reason=reason, absence_reason=""
         )
+        _credit_study_on_commit(meeting)
     return attendance
 
 
@@ -374,7 +376,22 @@ def close_meeting(
     logger.info(
         "meeting closed id=%s organization=%s", meeting.pk, meeting.organization_id
     )
+    _credit_study_on_commit(meeting)
     return meeting
+
+
+def _credit_study_on_commit(meeting: Meeting) -> None:
+    # A held Party lecture is study: those present get its hours (issue 7).
+    # Run again when presence is recorded after closing; it credits each
+    # member once.
+    if (
+        meeting.kind != MeetingKind.PARTY_LECTURE
+        or meeting.status != Meeting.Status.HELD
+    ):
+        return
+    from learning.tasks import credit_lecture
+
+    transaction.on_commit(lambda: credit_lecture.delay(meeting.pk))
 
 
 def clean_minutes(html: str) -> str:
