@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from dues import api as dues_api
+from learning import api as learning_api
 from members.api import (
     MemberViewSet,
     MobilityViewSet,
@@ -30,6 +31,7 @@ urlpatterns = [
     ),
     *dues_api.urlpatterns,
     *meetings_api.urlpatterns,
+    *learning_api.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, not inline, so a
     # Content Security Policy without 'unsafe-inline' scripts still allows it.

@@ -14,5 +14,6 @@ urlpatterns = [
     path("dues/", include("dues.urls")),
     path("pay/", include("dues.callback_urls")),
     path("meetings/", include("organizations.meetings.urls")),
+    path("study/", include("learning.urls")),
     path("", include("members.urls")),
 ]
