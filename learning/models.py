@@ -275,7 +275,7 @@ class Card(models.Model):
     step = models.PositiveSmallIntegerField(null=True, blank=True)
     stability = models.FloatField(null=True, blank=True)
     difficulty = models.FloatField(null=True, blank=True)
-    due = models.DateTimeField(_("due"), db_index=True)
+    due = models.DateTimeField(pgettext_lazy("review card", "due"), db_index=True)
     last_review = models.DateTimeField(_("last review"), null=True, blank=True)
 
     class Meta:

@@ -4,6 +4,7 @@ import datetime
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dues.admin.fields import MemberInScopeField
 from learning.models import HOURS, Course, Question
@@ -33,7 +34,9 @@ class CourseForm(_OrganizationForm):
     """A course's details; the organisation is chosen only when adding."""
 
     title = forms.CharField(label=_("title"), max_length=200)
-    category = forms.ChoiceField(label=_("category"), choices=Course.Category.choices)
+    category = forms.ChoiceField(
+        label=pgettext_lazy("course", "category"), choices=Course.Category.choices
+    )
     credit_hours = forms.DecimalField(
         label=_("credit hours"),
         max_digits=HOURS["max_digits"],
@@ -160,8 +163,8 @@ class HoursForm(_OrganizationForm):
 
 
 class RetentionForm(_OrganizationForm):
-    since = forms.DateField(label=_("from"), widget=DateInput)
-    until = forms.DateField(label=_("to"), widget=DateInput)
+    since = forms.DateField(label=pgettext_lazy("period", "from"), widget=DateInput)
+    until = forms.DateField(label=pgettext_lazy("period", "to"), widget=DateInput)
 
     def clean(self):
         cleaned = super().clean()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from members.demo.dues import seed_dues
+from members.demo.learning import seed_learning
 from members.demo.logins import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
@@ -119,6 +120,7 @@ def seed_demo(
         ensure_demo_logins(seed=seed, today=today)
         # Meetings are planned by the demo secretary: they need the log-ins.
         seed_meetings(today=today)
+        seed_learning(today=today)
 
     logger.info(
         "demo members created=%d requested=%d seconds=%.1f", created, members, seconds

@@ -209,3 +209,17 @@ def test_the_retention_page_renders(client, branch_a, committee_staff):
 
     assert response.status_code == 200
     assert response.context["retention"].reviews == 0
+
+
+def test_the_course_list_links_the_hours_retention_and_offline_pages(
+    client, secretary_of_a
+):
+    from django.urls import reverse
+
+    client.force_login(secretary_of_a)
+
+    page = client.get(reverse("admin:learning_course_changelist"))
+
+    content = page.content.decode()
+    for name in ("learning_hours", "learning_retention", "learning_offline_study"):
+        assert reverse(f"admin:{name}") in content

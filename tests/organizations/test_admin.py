@@ -123,6 +123,7 @@ def test_a_secretary_sees_members_and_organisations_but_not_roles_on_the_index(
         "Assessment",
         "AuditEvent",
         "CorrectionRequest",
+        "Course",
         "DuesPolicy",
         "DuesRule",
         "LedgerEntry",
@@ -133,6 +134,7 @@ def test_a_secretary_sees_members_and_organisations_but_not_roles_on_the_index(
         "NeedsSurvey",
         "Organization",
         "PaymentOrder",
+        "Question",
         "Reduction",
         "RosterImport",
         "Transfer",
@@ -324,11 +326,13 @@ def test_every_admin_list_and_add_page_renders_for_an_operator(
 
     refused = {name for name, status in statuses.items() if status != 200}
     # Records that only arise from an action elsewhere have no add page
-    # (payments are recorded through their own form, ledger rows generated).
+    # (payments are recorded through their own form, ledger rows generated,
+    # questions imported from a course's XLSX).
     assert refused == {
         "auditevent_add",
         "correctionrequest_add",
         "yearlyreport_add",
         "paymentorder_add",
         "ledgerentry_add",
+        "question_add",
     }
