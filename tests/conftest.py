@@ -136,6 +136,8 @@ def operator(db):
 def _code_tables_after_flush(request):
     # Transactional tests (live server, concurrency) end with a flush that
     # empties every table, code tables included; reload them when missing.
+    # Such tests ask for the transactional_db fixture rather than the
+    # django_db(transaction=True) marker, which this check cannot see.
     if "transactional_db" not in request.fixturenames and "live_server" not in (
         request.fixturenames
     ):
