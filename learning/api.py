@@ -328,6 +328,8 @@ class OwnAnswerView(APIView):
             )
         except review.NotDue as exc:
             raise ValidationError({"card": [str(exc)]}, code="not_due") from exc
+        except review.InvalidChoice as exc:
+            raise ValidationError({"chosen": [str(exc)]}, code="invalid") from exc
         return Response(AnsweredSerializer(answered).data)
 
 

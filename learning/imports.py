@@ -244,14 +244,36 @@ def _question(course: Course, cells: dict[str, Any]) -> Question:
     if not text:
         raise _RowError(gettext("The question text is empty."))
     options = [] if kind == Kind.TRUE_FALSE else _options(cells)
+    explanation = _text(cells.get("explanation"))
+    _check_lengths(text, options, explanation)
     return Question(
         course=course,
         kind=kind,
         text=text,
         options=options,
         answer=_answer(kind, _normal(cells.get("answer")).upper(), options),
-        explanation=_text(cells.get("explanation")),
+        explanation=explanation,
     )
+
+
+# A question is read on a phone: longer cells are a wrong column or a paste.
+MAX_TEXT, MAX_OPTION, MAX_EXPLANATION = 1000, 300, 2000
+
+
+def _check_lengths(text: str, options: list[str], explanation: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise _RowError(
+            gettext("The question is longer than %(n)s characters.") % {"n": MAX_TEXT}
+        )
+    if any(len(option) > MAX_OPTION for option in options):
+        raise _RowError(
+            gettext("An option is longer than %(n)s characters.") % {"n": MAX_OPTION}
+        )
+    if len(explanation) > MAX_EXPLANATION:
+        raise _RowError(
+            gettext("The explanation is longer than %(n)s characters.")
+            % {"n": MAX_EXPLANATION}
+        )
 
 
 def _options(cells: dict[str, Any]) -> list[str]:

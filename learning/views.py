@@ -240,6 +240,9 @@ def review_cards(request, member):
     except review.NotDue:
         messages.info(request, _("This card was answered already; here is the next."))
         return redirect("learning:review")
+    except review.InvalidChoice as exc:
+        messages.error(request, str(exc))
+        return redirect("learning:review")
 
     question = answered.card.question
     return _review_page(

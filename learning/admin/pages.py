@@ -184,7 +184,8 @@ def hours_export_view(request):
     year = parse_year(request.GET.get("year", ""))
     file_format = request.GET.get("format", "xlsx")
     encoding = request.GET.get("encoding", "utf-8")
-    if year is None:
+    if year is None or not 2000 <= year <= 2100:
+        # The same years as the page and the API.
         return HttpResponseBadRequest(_("Unknown year."))
     if file_format not in exports.FORMATS:
         return HttpResponseBadRequest(_("Unknown format."))

@@ -29,9 +29,9 @@ from learning.models import HOURS, Course, OfflineStudy, Progress
 from learning.rules import LOCAL_TIME_ZONE
 from learning.selectors.study import courses_to_study
 from members.models import Member
-from members.selectors import members_held_on
+from members.selectors import periods_on
 from organizations.models import Organization, Role
-from organizations.scope import OutOfScope, Scope, today
+from organizations.scope import OutOfScope, Scope, subtree_q, today
 
 ZERO = Decimal("0.00")
 # Roles whose holders study the cadres' yearly hours (DESIGN.md, learning:
@@ -172,16 +172,20 @@ def hours_compliance(
 ) -> Compliance:
     """Each held member's hours and target for ``year``, in one query.
 
-    Members are those the organisation itself holds (not members placed
-    with it) at the end of the year, or today for the current year.
+    Members are those the organisation and the organisations under it hold
+    (not members placed there) at the end of the year, or today for the
+    current year: a committee sees its whole subtree.
     """
     if not scope.reads(organization):
         raise OutOfScope()
     on = min(today(), datetime.date(year, 12, 31))
+    held = periods_on(on).filter(
+        subtree_q((organization.path,), field_name="organization__path")
+    )
     members = list(
-        with_hours(members_held_on(organization=organization, on=on), year).order_by(
-            "name", "pk"
-        )
+        with_hours(
+            Member.objects.filter(pk__in=held.values("member_id")), year
+        ).order_by("name", "pk")
     )
     at_target = sum(1 for member in members if member.hours >= member.target)
     return Compliance(members=members, at_target=at_target)

@@ -212,6 +212,18 @@ def _check_dates(details: CourseDetails, errors: dict) -> None:
         errors["deadline"] = ValidationError(
             _("A required course needs a deadline."), "deadline_missing"
         )
+    elif details.deadline and not details.required_for:
+        errors["deadline"] = ValidationError(
+            _("Only a required course has a deadline."), "deadline_unrequired"
+        )
+    elif (
+        details.deadline
+        and details.valid_until
+        and (details.deadline > details.valid_until)
+    ):
+        errors["deadline"] = ValidationError(
+            _("The deadline falls after the course ends."), "deadline_after_end"
+        )
 
 
 # Questions

@@ -111,6 +111,22 @@ def grade(question: Question, chosen: Iterable[int]) -> bool:
     return sorted(set(picked)) == sorted(question.answer)
 
 
+class InvalidChoice(ValueError):
+    """The answer names no option of the question; the card is untouched."""
+
+
+def _checked_choice(question: Question, chosen: Iterable[int]) -> list[int]:
+    # A tampered or empty answer must not use up the card as "forgotten".
+    count = 2 if question.kind == Question.Kind.TRUE_FALSE else len(question.options)
+    picked = list(chosen)
+    if not picked or any(
+        not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count
+        for i in picked
+    ):
+        raise InvalidChoice(_("Choose one of the question's options."))
+    return picked
+
+
 def answer(
     *,
     user,
@@ -137,6 +153,7 @@ def answer(
         # minute for Again) counts as a new review. Needs a column on Review.
         if card.due > at:
             raise NotDue(card.due)
+        chosen = _checked_choice(card.question, chosen)
         correct = grade(card.question, chosen)
         given = (rating or Rating.GOOD) if correct else Rating.AGAIN
 

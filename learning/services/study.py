@@ -27,6 +27,9 @@ from organizations.scope import OutOfScope, ReadOnlyScope, Scope
 
 logger = logging.getLogger(__name__)
 
+# Hours pages and exports start in 2000; earlier study is not kept here.
+FIRST_YEAR = 2000
+
 MAX_OFFLINE_HOURS = Decimal(24)
 
 
@@ -185,8 +188,23 @@ def record_offline_study(
         raise ValidationError(
             _("Study cannot be recorded before it happens."), code="future_date"
         )
+    if studied_on < member.joined_on or studied_on.year < FIRST_YEAR:
+        raise ValidationError(
+            _("The date is before the member joined the Party or before 2000."),
+            code="date_too_early",
+        )
 
     with transaction.atomic():
+        # The member's row serialises recordings: a form sent twice finds
+        # the first record and is refused rather than counted twice.
+        Member.objects.select_for_update().filter(pk=member.pk).first()
+        if OfflineStudy.objects.filter(
+            member=member, studied_on=studied_on, title=title[:200], meeting=None
+        ).exists():
+            raise ValidationError(
+                _("This study is already recorded for the member on that day."),
+                code="duplicate",
+            )
         study = OfflineStudy.objects.create(
             member=member,
             title=title[:200],

@@ -16,11 +16,22 @@
   var idle = parseInt(box.getAttribute("data-idle"), 10) * 1000;
   var counted = box.querySelector("[data-study-counted]");
   var lastActivity = Date.now();
-  var tab = newTabId();
+  var tab = tabId();
 
-  function newTabId() {
-    // A new id for every page load: a duplicated tab copies sessionStorage,
-    // and must not pass for the tab it was copied from.
+  function tabId() {
+    // One id per browser tab, kept across reloads and across courses in
+    // sessionStorage: a reload or the next course is the same reader, not
+    // a second tab (which the server would not count). A duplicated tab
+    // copies the id; the server still never counts more than the clock.
+    var key = "liudong-study-tab";
+    try {
+      var kept = window.sessionStorage.getItem(key);
+      if (kept) {
+        return kept;
+      }
+    } catch (error) {
+      // Storage may be off (private mode); an id in memory is enough.
+    }
     var bytes = new Uint8Array(16);
     window.crypto.getRandomValues(bytes);
     var id = Array.prototype.map
@@ -29,12 +40,9 @@
       })
       .join("");
     try {
-      window.sessionStorage.setItem(
-        "liudong-study-tab-" + box.getAttribute("data-course"),
-        id
-      );
+      window.sessionStorage.setItem(key, id);
     } catch (error) {
-      // Storage may be off (private mode); the id in memory is enough.
+      // As above.
     }
     return id;
   }
