@@ -124,13 +124,16 @@ class CourseAdmin(ScopedAdmin):
         # the list again as if it had asked for nothing.
         if request.method == "POST" and not self.has_publish_permission(request):
             raise PermissionDenied
-        context = {
-            "learning_pages": [
-                (_("Study hours"), reverse("admin:learning_hours")),
-                (_("Review retention"), reverse("admin:learning_retention")),
-                (_("Record offline study"), reverse("admin:learning_offline_study")),
-            ]
-        }
+        pages = [
+            (_("Study hours"), reverse("admin:learning_hours")),
+            (_("Review retention"), reverse("admin:learning_retention")),
+        ]
+        if self.has_publish_permission(request):
+            # A read-only role is not offered a page that would refuse it.
+            pages.append(
+                (_("Record offline study"), reverse("admin:learning_offline_study"))
+            )
+        context = {"learning_pages": pages}
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def add_view(self, request, form_url="", extra_context=None):

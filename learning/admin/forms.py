@@ -116,6 +116,12 @@ class QuestionForm(forms.ModelForm):
         kind = cleaned.get("kind")
         if kind == Question.Kind.TRUE_FALSE:
             options = []
+        if len(options) > len(LETTERS):
+            # Answers are letters A to F, as in the import file.
+            self.add_error(
+                "option_lines",
+                _("At most %(n)s options, one a line.") % {"n": len(LETTERS)},
+            )
         cleaned["options"] = options
         if kind and cleaned.get("answer_letters"):
             try:

@@ -29,7 +29,21 @@ from organizations.scope import Scope
 logger = logging.getLogger(__name__)
 
 MAX_CREDIT_HOURS = Decimal(100)
-BODY_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "h3", "h4", "img"}
+BODY_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "b",
+    "em",
+    "i",
+    "ul",
+    "ol",
+    "li",
+    "h2",
+    "h3",
+    "h4",
+    "img",
+}
 # Images come from our own uploads only: a link to another site would tell
 # it who read the course, and when.
 MEDIA_PREFIX = "/media/"

@@ -223,3 +223,15 @@ def test_the_course_list_links_the_hours_retention_and_offline_pages(
     content = page.content.decode()
     for name in ("learning_hours", "learning_retention", "learning_offline_study"):
         assert reverse(f"admin:{name}") in content
+
+
+def test_a_read_only_viewer_is_not_offered_offline_study(client, provincial_viewer):
+    from django.urls import reverse
+
+    client.force_login(provincial_viewer)
+
+    page = client.get(reverse("admin:learning_course_changelist"))
+
+    content = page.content.decode()
+    assert reverse("admin:learning_hours") in content
+    assert reverse("admin:learning_offline_study") not in content
