@@ -121,8 +121,8 @@ class QuestionImport:
         return [r for r in self.rows if r.status == "error"]
 
 
-class _RowError(Exception):
-    pass
+class RowError(Exception):
+    """One row (or one typed answer) that cannot become a question."""
 
 
 def question_import(
@@ -139,8 +139,8 @@ def question_import(
         try:
             question = _question(course, cells)
             if question.text in known:
-                raise _RowError(gettext("The question is already in the course."))
-        except _RowError as exc:
+                raise RowError(gettext("The question is already in the course."))
+        except RowError as exc:
             report.rows.append(RowResult(number, "error", str(exc)))
             continue
         known.add(question.text)
@@ -236,13 +236,13 @@ def _field(header: Any) -> str:
 def _question(course: Course, cells: dict[str, Any]) -> Question:
     kind = KINDS.get(_normal(cells.get("kind")).lower().replace(" ", ""))
     if kind is None:
-        raise _RowError(
+        raise RowError(
             gettext("Unknown question type “%(kind)s”.")
             % {"kind": _text(cells["kind"])}
         )
     text = _text(cells.get("text"))
     if not text:
-        raise _RowError(gettext("The question text is empty."))
+        raise RowError(gettext("The question text is empty."))
     options = [] if kind == Kind.TRUE_FALSE else _options(cells)
     explanation = _text(cells.get("explanation"))
     _check_lengths(text, options, explanation)
@@ -251,7 +251,7 @@ def _question(course: Course, cells: dict[str, Any]) -> Question:
         kind=kind,
         text=text,
         options=options,
-        answer=_answer(kind, _normal(cells.get("answer")).upper(), options),
+        answer=parse_answer(kind, _text(cells.get("answer")), options),
         explanation=explanation,
     )
 
@@ -262,15 +262,15 @@ MAX_TEXT, MAX_OPTION, MAX_EXPLANATION = 1000, 300, 2000
 
 def _check_lengths(text: str, options: list[str], explanation: str) -> None:
     if len(text) > MAX_TEXT:
-        raise _RowError(
+        raise RowError(
             gettext("The question is longer than %(n)s characters.") % {"n": MAX_TEXT}
         )
     if any(len(option) > MAX_OPTION for option in options):
-        raise _RowError(
+        raise RowError(
             gettext("An option is longer than %(n)s characters.") % {"n": MAX_OPTION}
         )
     if len(explanation) > MAX_EXPLANATION:
-        raise _RowError(
+        raise RowError(
             gettext("The explanation is longer than %(n)s characters.")
             % {"n": MAX_EXPLANATION}
         )
@@ -281,18 +281,23 @@ def _options(cells: dict[str, Any]) -> list[str]:
     while given and not given[-1]:
         given.pop()
     if "" in given:
-        raise _RowError(gettext("An option is empty between filled ones."))
+        raise RowError(gettext("An option is empty between filled ones."))
     if len(given) < 2:
-        raise _RowError(gettext("A choice question needs at least two options."))
+        raise RowError(gettext("A choice question needs at least two options."))
     return given
+
+
+def parse_answer(kind: str, given: str, options: list[str]) -> list[int]:
+    """An answer as written ("B", "ACD", 对) as option indexes, or RowError."""
+    return _answer(kind, _normal(given).upper(), options)
 
 
 def _answer(kind: str, given: str, options: list[str]) -> list[int]:
     if not given:
-        raise _RowError(gettext("The answer is missing."))
+        raise RowError(gettext("The answer is missing."))
     if kind == Kind.TRUE_FALSE:
         if given not in TRUE_FALSE:
-            raise _RowError(
+            raise RowError(
                 gettext("A true/false answer must be 对 or 错, not “%(a)s”.")
                 % {"a": given}
             )
@@ -300,17 +305,17 @@ def _answer(kind: str, given: str, options: list[str]) -> list[int]:
 
     letters = [c for c in given if c not in " ,，、;；"]
     if not letters:
-        raise _RowError(gettext("The answer is missing."))
+        raise RowError(gettext("The answer is missing."))
     indexes = sorted({LETTERS.find(c) if c in LETTERS else 99 for c in letters})
     if indexes[-1] >= len(options):
-        raise _RowError(
+        raise RowError(
             gettext("The answer “%(a)s” names an option beyond the %(n)s given.")
             % {"a": given, "n": len(options)}
         )
     if kind == Kind.SINGLE and len(indexes) != 1:
-        raise _RowError(gettext("A single-choice question has exactly one answer."))
+        raise RowError(gettext("A single-choice question has exactly one answer."))
     if kind == Kind.MULTIPLE and len(indexes) < 2:
-        raise _RowError(gettext("A multiple-choice question has two answers or more."))
+        raise RowError(gettext("A multiple-choice question has two answers or more."))
     return indexes
 
 

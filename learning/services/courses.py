@@ -247,8 +247,8 @@ def question_answer(kind: str, given: str, options: list[str]) -> list[int]:
     """The answer typed as in the XLSX file ("B", "ACD", 对) as indexes."""
     # One reading of an answer for the import file and the admin form.
     try:
-        return imports._answer(kind, imports._normal(given).upper(), options)
-    except imports._RowError as exc:
+        return imports.parse_answer(kind, given, options)
+    except imports.RowError as exc:
         raise ValidationError(str(exc), code="answer") from exc
 
 
