@@ -181,7 +181,6 @@ class OfflineStudy(models.Model):
     title = models.CharField(_("what was studied"), max_length=200)
     studied_on = models.DateField(_("studied on"))
     hours = models.DecimalField(_("hours"), **HOURS)
-    year = models.PositiveSmallIntegerField(_("year credited"))
     meeting = models.ForeignKey(
         "organizations.Meeting",
         on_delete=models.PROTECT,
@@ -214,7 +213,8 @@ class OfflineStudy(models.Model):
                 name="offline_study_once_per_meeting",
             ),
         ]
-        indexes = [models.Index(fields=["member", "year"])]
+        # Hours count in the year of the day studied (studied_on__year).
+        indexes = [models.Index(fields=["member", "studied_on"])]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.studied_on}: {self.hours}"

@@ -111,7 +111,7 @@ def _record(request, data) -> str:
         actor=request.user, scope=request_scope(request), **data
     )
     holder = current_organization(study.member)
-    params = {"year": study.year}
+    params = {"year": study.studied_on.year}
     if holder is not None and request_scope(request).reads(holder):
         params["organization"] = holder.pk
     return f"{reverse('admin:learning_hours')}?{urlencode(params)}"

@@ -55,7 +55,7 @@ def _sum_of(queryset: QuerySet, column: str) -> Coalesce:
 def hours_in_year(year: int):
     """An expression: a member's course credits plus offline hours."""
     courses = Progress.objects.filter(member=OuterRef("pk"), credited_year=year)
-    offline = OfflineStudy.objects.filter(member=OuterRef("pk"), year=year)
+    offline = OfflineStudy.objects.filter(member=OuterRef("pk"), studied_on__year=year)
     return _sum_of(courses, "credited_hours") + _sum_of(offline, "hours")
 
 

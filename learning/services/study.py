@@ -210,7 +210,6 @@ def record_offline_study(
             title=title[:200],
             studied_on=studied_on,
             hours=hours,
-            year=studied_on.year,
             recorded_by=actor,
         )
         audit_record(
@@ -219,7 +218,7 @@ def record_offline_study(
             member=member,
             study=study.pk,
             hours=str(hours),
-            year=study.year,
+            year=studied_on.year,
         )
     logger.info("offline study recorded id=%s member=%s", study.pk, member.pk)
     return study
@@ -275,7 +274,6 @@ def credit_meeting_attendance(meeting: Meeting) -> int:
             title=meeting.title[:200],
             studied_on=meeting.held_on,
             hours=hours,
-            year=meeting.held_on.year,
             meeting=meeting,
         )
         for member_id in present

@@ -155,7 +155,6 @@ class Meeting(models.Model):
     checkin_nonce = models.CharField(
         max_length=32, default=new_checkin_nonce, editable=False
     )
-    invitations_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -167,7 +167,6 @@ def test_the_hours_page_shows_the_selectors_numbers(
             title="t",
             studied_on=datetime.date(YEAR, 1, day),
             hours=Decimal("16.50"),
-            year=YEAR,
         )
     client.force_login(secretary_of_a)
 

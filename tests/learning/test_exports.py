@@ -34,7 +34,6 @@ def studied(branch_a, member):
             title="党课",
             studied_on=datetime.date(YEAR, 1, day),
             hours=Decimal(hours),
-            year=YEAR,
         )
     return zhao
 

@@ -178,7 +178,6 @@ def _offline(member, year, hours="1.50"):
         title="党课",
         studied_on=datetime.date(year, 6, 1),
         hours=Decimal(hours),
-        year=year,
     )
 
 

@@ -250,7 +250,7 @@ def record(actor, member, **kw):
 def test_a_secretary_records_offline_study_in_its_year(member, secretary_of_a):
     recorded = record(secretary_of_a, member, studied_on=datetime.date(2025, 12, 31))
 
-    assert (recorded.hours, recorded.year) == (Decimal("2.50"), 2025)
+    assert (recorded.hours, recorded.studied_on.year) == (Decimal("2.50"), 2025)
     assert recorded.recorded_by == secretary_of_a
     assert yearly_hours(member, 2025) == Decimal("2.50")
     assert AuditEvent.objects.filter(action="study.offline_recorded").count() == 1
@@ -323,7 +323,7 @@ def test_a_held_party_lecture_credits_present_members_once(
     assert (first, again) == (1, 0)
     (credit,) = study_rows
     assert (credit.member, credit.hours) == (member, Decimal("1.50"))
-    assert credit.year == meeting.held_on.year
+    assert credit.studied_on == meeting.held_on
     assert yearly_hours(absent, meeting.held_on.year) == 0
 
 

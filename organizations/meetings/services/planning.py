@@ -643,7 +643,6 @@ def send_invitations(*, meeting_id: int, attendance_ids: list[int]) -> int:
     for attendance in attendances:
         notifier.send(_invitation(meeting, attendance.member))
         sent += 1
-    Meeting.objects.filter(pk=meeting.pk).update(invitations_sent_at=timezone.now())
     logger.info("meeting invitations sent meeting=%s count=%d", meeting.pk, sent)
     return sent
 
